@@ -1,0 +1,131 @@
+package slack
+
+import (
+	"errors"
+	"net"
+	"net/url"
+	"regexp"
+	"strings"
+
+	"github.com/hooknote/hooknote/notifiers"
+)
+
+// DefaultText is the text template used when Config.Text is empty.
+const DefaultText = `{{ template "slack.text" . }}`
+
+// Config is the Slack-specific part of a notifiers.NAME table of type
+// "slack". Exactly one of WebhookURL and Token is set; the config loader has
+// already expanded ${VAR} references and read the *_file twins into their
+// secrets when Validate runs.
+type Config struct {
+	// WebhookURL is a Slack incoming webhook URL. It is a secret: anyone
+	// holding it can post to the channel.
+	WebhookURL notifiers.Secret `toml:"webhook_url"`
+	// WebhookURLFile names a file holding WebhookURL; read by the loader.
+	WebhookURLFile string `toml:"webhook_url_file"`
+	// Token is a bot token (xoxb-…) for chat.postMessage.
+	Token notifiers.Secret `toml:"token"`
+	// TokenFile names a file holding Token; read by the loader.
+	TokenFile string `toml:"token_file"`
+	// Channel is the template of the channel a bot-token message goes to
+	// (a name such as #ml or an ID). Required with Token, refused with
+	// WebhookURL, whose channel is fixed when the webhook is created.
+	Channel string `toml:"channel"`
+	// APIURL overrides the Slack Web API base (https://slack.com/api/), for
+	// tests and local stand-ins. Validate adds a missing trailing '/'.
+	APIURL string `toml:"api_url"`
+	// Text is the message template, rendered with Slack escaping.
+	// Empty means DefaultText.
+	Text string `toml:"text"`
+	// Username optionally overrides the poster's name.
+	Username string `toml:"username"`
+	// IconEmoji optionally overrides the poster's icon, as :name:.
+	IconEmoji string `toml:"icon_emoji"`
+}
+
+var emojiPattern = regexp.MustCompile(`^:[a-z0-9_+'-]+:$`)
+
+// Validate reports every problem with c, joined; each message starts with
+// the key it is about. It never prints a secret value. It normalises APIURL
+// to end with '/'.
+func (c *Config) Validate() error {
+	var errs []error
+	add := func(msg string) { errs = append(errs, errors.New(msg)) }
+	hasURL, hasToken := !c.WebhookURL.IsZero(), !c.Token.IsZero()
+	switch {
+	case hasURL && hasToken:
+		add("token: only one of webhook_url or token may be set")
+	case !hasURL && !hasToken:
+		add("webhook_url: one of webhook_url or token is required")
+	}
+	if hasURL && !validURL(c.WebhookURL.Reveal()) {
+		add("webhook_url: must be an https URL")
+	}
+	if hasToken {
+		tok := c.Token.Reveal()
+		if strings.ContainsFunc(tok, isSpaceOrControl) || !strings.HasPrefix(tok, "xox") {
+			add("token: must be a Slack token (xoxb-…) without spaces or newlines")
+		}
+	}
+	switch {
+	case hasToken && strings.TrimSpace(c.Channel) == "":
+		add("channel: required with token")
+	case hasURL && !hasToken && c.Channel != "":
+		add("channel: only with token (an incoming webhook posts to its own channel)")
+	}
+	if c.APIURL != "" {
+		switch {
+		case !hasToken:
+			add("api_url: only with token")
+		case !validURL(c.APIURL):
+			add("api_url: must be an https URL")
+		case !strings.HasSuffix(c.APIURL, "/"):
+			c.APIURL += "/"
+		}
+	}
+	if c.IconEmoji != "" && !emojiPattern.MatchString(c.IconEmoji) {
+		add("icon_emoji: must look like :name:")
+	}
+	return errors.Join(errs...)
+}
+
+// Templates returns the templates relay renders for every message: Text
+// (Slack-escaped) and, with a bot token, Channel.
+func (c Config) Templates() notifiers.Templates {
+	text := c.Text
+	if text == "" {
+		text = DefaultText
+	}
+	return notifiers.Templates{Text: text, TextFormat: notifiers.Slack, Channel: c.Channel}
+}
+
+// validURL reports whether s is an absolute https URL, or an http URL whose
+// host is a loopback address (a local stand-in in tests).
+func validURL(s string) bool {
+	if strings.ContainsFunc(s, isSpaceOrControl) {
+		return false
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" || u.User != nil {
+		return false
+	}
+	switch u.Scheme {
+	case "https":
+		return true
+	case "http":
+		return isLoopback(u.Hostname())
+	}
+	return false
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func isSpaceOrControl(r rune) bool {
+	return r <= ' ' || r == 0x7f
+}

@@ -1,0 +1,144 @@
+package slack
+
+import (
+	"testing"
+
+	"github.com/BurntSushi/toml"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/hooknote/hooknote/notifiers"
+)
+
+func TestValidate(t *testing.T) {
+	secret := notifiers.NewSecret
+	const hook = "https://hooks.slack.com/services/T0/B0/abc"
+	tests := []struct {
+		name string
+		cfg  Config
+		want string // errors, one a line; "" for none
+	}{
+		{name: "webhook", cfg: Config{WebhookURL: secret(hook)}},
+		{name: "webhook on loopback over http", cfg: Config{WebhookURL: secret("http://127.0.0.1:9999/hook")}},
+		{name: "webhook on localhost over http", cfg: Config{WebhookURL: secret("http://localhost:9999/hook")}},
+		{name: "webhook on ::1 over http", cfg: Config{WebhookURL: secret("http://[::1]:9999/hook")}},
+		{name: "token", cfg: Config{Token: secret("xoxb-1-2-abc"), Channel: "#ml", APIURL: "http://127.0.0.1:9999/api/", Username: "hooknote", IconEmoji: ":robot_face:"}},
+		{name: "nothing", cfg: Config{}, want: "webhook_url: one of webhook_url or token is required"},
+		{name: "both", cfg: Config{WebhookURL: secret(hook), Token: secret("xoxb-1"), Channel: "#ml"}, want: "token: only one of webhook_url or token may be set"},
+		{name: "webhook over http", cfg: Config{WebhookURL: secret("http://hooks.slack.com/services/x")}, want: "webhook_url: must be an https URL"},
+		{name: "webhook not a URL", cfg: Config{WebhookURL: secret("hooks.slack.com/services/x")}, want: "webhook_url: must be an https URL"},
+		{name: "webhook with newline", cfg: Config{WebhookURL: secret(hook + "\n")}, want: "webhook_url: must be an https URL"},
+		{name: "webhook with user info", cfg: Config{WebhookURL: secret("https://u:p@hooks.slack.com/x")}, want: "webhook_url: must be an https URL"},
+		{name: "webhook with channel", cfg: Config{WebhookURL: secret(hook), Channel: "#ml"}, want: "channel: only with token (an incoming webhook posts to its own channel)"},
+		{name: "webhook with api_url", cfg: Config{WebhookURL: secret(hook), APIURL: "https://slack.com/api/"}, want: "api_url: only with token"},
+		{name: "token without channel", cfg: Config{Token: secret("xoxb-1")}, want: "channel: required with token"},
+		{name: "token not a token", cfg: Config{Token: secret("hunter2"), Channel: "#ml"}, want: "token: must be a Slack token (xoxb-…) without spaces or newlines"},
+		{name: "token with newline", cfg: Config{Token: secret("xoxb-1\n"), Channel: "#ml"}, want: "token: must be a Slack token (xoxb-…) without spaces or newlines"},
+		{name: "api_url over http", cfg: Config{Token: secret("xoxb-1"), Channel: "#ml", APIURL: "http://slack.example.com/api/"}, want: "api_url: must be an https URL"},
+		{name: "bad emoji", cfg: Config{WebhookURL: secret(hook), IconEmoji: "robot"}, want: "icon_emoji: must look like :name:"},
+		{
+			name: "every problem at once",
+			cfg:  Config{Token: secret("nope"), APIURL: "ftp://x", IconEmoji: "x"},
+			want: "token: must be a Slack token (xoxb-…) without spaces or newlines\n" +
+				"channel: required with token\n" +
+				"api_url: must be an https URL\n" +
+				"icon_emoji: must look like :name:",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := ""
+			if err := tt.cfg.Validate(); err != nil {
+				got = err.Error()
+			}
+			if got != tt.want {
+				t.Errorf("Validate(%s) =\n%s\nwant\n%s", tt.name, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestValidateNormalisesAPIURL(t *testing.T) {
+	c := Config{Token: notifiers.NewSecret("xoxb-1"), Channel: "#ml", APIURL: "http://127.0.0.1:9999/api"}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("Validate() = %v", err)
+	}
+	if want := "http://127.0.0.1:9999/api/"; c.APIURL != want {
+		t.Errorf("APIURL = %q, want %q", c.APIURL, want)
+	}
+}
+
+// TestNewRefusesInvalidConfig checks that New returns Validate's joined
+// errors unwrapped, so that relay can place each under its key.
+func TestNewRefusesInvalidConfig(t *testing.T) {
+	n, err := New(Config{Token: notifiers.NewSecret("xoxb-1"), IconEmoji: "x"})
+	if err == nil || n != nil {
+		t.Fatalf("New() = %v, %v, want an error", n, err)
+	}
+	joined, ok := err.(interface{ Unwrap() []error })
+	if !ok || len(joined.Unwrap()) != 2 {
+		t.Fatalf("New() = %#v, want the two errors of Validate joined", err)
+	}
+	if want := "channel: required with token\nicon_emoji: must look like :name:"; err.Error() != want {
+		t.Errorf("New() = %q, want %q", err, want)
+	}
+}
+
+func TestTemplates(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+		want notifiers.Templates
+	}{
+		{name: "defaults", cfg: Config{}, want: notifiers.Templates{Text: DefaultText, TextFormat: notifiers.Slack}},
+		{
+			name: "token",
+			cfg:  Config{Text: "{{ .Status }}", Channel: "#{{ .Query.team }}"},
+			want: notifiers.Templates{Text: "{{ .Status }}", TextFormat: notifiers.Slack, Channel: "#{{ .Query.team }}"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, tt.cfg.Templates()); diff != "" {
+				t.Errorf("Templates() mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestDecodeTOML checks the TOML keys of a [notifiers.NAME] table.
+func TestDecodeTOML(t *testing.T) {
+	const table = `
+webhook_url = "https://hooks.slack.com/services/T0/B0/abc"
+webhook_url_file = "slack-url"
+token = "xoxb-1"
+token_file = "slack-token"
+channel = "#ml"
+api_url = "http://127.0.0.1:9999/api/"
+text = "{{ .Status }}"
+username = "hooknote"
+icon_emoji = ":robot_face:"
+`
+	var c Config
+	md, err := toml.Decode(table, &c)
+	if err != nil {
+		t.Fatalf("Decode() = %v", err)
+	}
+	if u := md.Undecoded(); len(u) != 0 {
+		t.Errorf("Decode() left keys undecoded: %v", u)
+	}
+	want := Config{
+		WebhookURL:     notifiers.NewSecret("https://hooks.slack.com/services/T0/B0/abc"),
+		WebhookURLFile: "slack-url",
+		Token:          notifiers.NewSecret("xoxb-1"),
+		TokenFile:      "slack-token",
+		Channel:        "#ml",
+		APIURL:         "http://127.0.0.1:9999/api/",
+		Text:           "{{ .Status }}",
+		Username:       "hooknote",
+		IconEmoji:      ":robot_face:",
+	}
+	revealed := cmp.Comparer(func(a, b notifiers.Secret) bool { return a.Reveal() == b.Reveal() })
+	if diff := cmp.Diff(want, c, revealed); diff != "" {
+		t.Errorf("Decode() mismatch (-want +got):\n%s", diff)
+	}
+}
