@@ -1,0 +1,76 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/hooknote/hooknote/notifiers"
+)
+
+// fakeConfig is a notifier config for relay's tests.
+type fakeConfig struct {
+	Text      string           `toml:"text"`
+	To        []string         `toml:"to"`
+	Token     notifiers.Secret `toml:"token"`
+	TokenFile string           `toml:"token_file"`
+	Fail      string           `toml:"fail"`
+}
+
+func (c fakeConfig) Templates() notifiers.Templates {
+	text := c.Text
+	if text == "" {
+		text = `{{ .Kind }} {{ .ID }} {{ .Status }}`
+	}
+	return notifiers.Templates{Text: text, TextFormat: notifiers.Slack, To: c.To}
+}
+
+// fakeNotifier records messages; its answer to each send is programmable.
+type fakeNotifier struct {
+	mu     sync.Mutex
+	sent   []notifiers.Message
+	answer func(n int) error // nil: success
+	calls  int
+}
+
+func (f *fakeNotifier) Notify(_ context.Context, m notifiers.Message) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls++
+	if f.answer != nil {
+		if err := f.answer(f.calls); err != nil {
+			return err
+		}
+	}
+	f.sent = append(f.sent, m)
+	return nil
+}
+
+func (f *fakeNotifier) messages() []notifiers.Message {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]notifiers.Message(nil), f.sent...)
+}
+
+// fakeBuilders returns builders whose "fake" notifiers are recorded in got.
+func fakeBuilders(got map[string]*fakeNotifier) map[string]Builder {
+	var mu sync.Mutex
+	return map[string]Builder{
+		"fake": func(decode func(any) error) (notifiers.Notifier, notifiers.Templates, error) {
+			var c fakeConfig
+			if err := decode(&c); err != nil {
+				return nil, notifiers.Templates{}, err
+			}
+			if c.Fail != "" {
+				return nil, notifiers.Templates{}, errors.Join(errors.New("fail: "+c.Fail), errors.New("text: also bad"))
+			}
+			n := &fakeNotifier{}
+			mu.Lock()
+			if got != nil {
+				got[c.Text+"|"+c.Token.Reveal()] = n
+			}
+			mu.Unlock()
+			return n, c.Templates(), nil
+		},
+	}
+}

@@ -1,0 +1,99 @@
+// Package relay is hooknote's core: it receives Replicate webhooks (intake),
+// verifies their signatures, decodes them, matches them against rules,
+// records one job per (rule, notifier) durably before answering, and
+// dispatches the jobs — rendering templates and calling notifiers, with the
+// one retry loop of the program.
+//
+// The store (relay/store) keeps jobs across crashes; notifiers (notifiers/…)
+// deliver finished messages; templates renders them. Config loading lives
+// here too: Load validates everything and builds an immutable *Config that a
+// reload swaps atomically.
+package relay
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hooknote/hooknote/relay/store"
+)
+
+// Relay ties a config, a store and the dispatcher together. Build it with
+// New; serve IntakeHandler and AdminHandler; run Run until shutdown.
+type Relay struct {
+	cfg      atomic.Pointer[Config]
+	store    store.Store
+	log      *slog.Logger
+	now      func() time.Time
+	wake     chan struct{}
+	draining atomic.Bool
+	ready    atomic.Bool
+
+	mu    sync.Mutex
+	lanes map[string]*lane // per-notifier pacing, kept across reloads
+}
+
+// Options are Relay's optional dependencies.
+type Options struct {
+	Now func() time.Time // default time.Now
+}
+
+// New returns a Relay serving cfg from st.
+func New(cfg *Config, st store.Store, log *slog.Logger, opts Options) *Relay {
+	r := &Relay{store: st, log: log, now: opts.Now, wake: make(chan struct{}, 1), lanes: map[string]*lane{}}
+	if r.now == nil {
+		r.now = time.Now
+	}
+	r.cfg.Store(cfg)
+	r.ready.Store(true)
+	return r
+}
+
+// Config returns the config in force.
+func (r *Relay) Config() *Config { return r.cfg.Load() }
+
+// Reload swaps in a new config atomically: requests in flight finish with the
+// old one, the next ones use the new one. Listener addresses, the state
+// directory and the number of workers are fixed at start; a change to them is
+// logged and takes effect at the next restart.
+func (r *Relay) Reload(cfg *Config) {
+	old := r.cfg.Swap(cfg)
+	if old.File.Server != cfg.File.Server || old.File.State != cfg.File.State || old.File.Delivery.Workers != cfg.File.Delivery.Workers {
+		r.log.Warn("reload: server, state and delivery.workers settings take effect at restart")
+	}
+	r.wakeDispatcher()
+}
+
+// Drain makes intake answer 503 from now on (shutdown has begun).
+func (r *Relay) Drain() { r.draining.Store(true); r.ready.Store(false) }
+
+func (r *Relay) wakeDispatcher() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// sweepEvery is how often expired dedupe keys are swept.
+const sweepEvery = 10 * time.Minute
+
+// sweep deletes expired dedupe keys until ctx ends.
+func (r *Relay) sweep(ctx context.Context) {
+	t := time.NewTicker(sweepEvery)
+	defer t.Stop()
+	for {
+		n, err := r.store.Sweep(ctx, r.now())
+		if err != nil && ctx.Err() == nil {
+			r.log.Error("sweep dedupe keys", "error", err)
+		} else if n > 0 {
+			r.log.Debug("swept dedupe keys", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,158 @@
+package relay
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/hooknote/hooknote/notifiers"
+	"github.com/hooknote/hooknote/templates"
+)
+
+// compiled is a notifier's parsed templates.
+type compiled struct {
+	format        notifiers.Format
+	subject, text *templates.Template
+	html, channel *templates.Template
+	to, cc, bcc   []*templates.Template
+}
+
+// compileTemplates parses every template a notifier asked for. path is the
+// notifier's key path, used in errors ("notifiers.ml-alerts").
+func compileTemplates(set *templates.Set, path string, t notifiers.Templates) (*compiled, []error) {
+	c := &compiled{format: t.TextFormat}
+	var errs []error
+	parse := func(key, src string, esc templates.Escape) *templates.Template {
+		if src == "" {
+			return nil
+		}
+		tm, err := set.Parse(path+"."+key, src, esc)
+		if err != nil {
+			errs = append(errs, fieldErr(path+"."+key, "%s", oneLine(err.Error())))
+		}
+		return tm
+	}
+	textEsc := templates.None
+	if t.TextFormat == notifiers.Slack {
+		textEsc = templates.Slack
+	}
+	c.subject = parse("subject", t.Subject, templates.Line)
+	c.text = parse("text", t.Text, textEsc)
+	c.channel = parse("channel", t.Channel, templates.Line)
+	if t.HTML != "" {
+		tm, err := set.ParseHTML(path+".html", t.HTML)
+		if err != nil {
+			errs = append(errs, fieldErr(path+".html", "%s", oneLine(err.Error())))
+		}
+		c.html = tm
+	}
+	list := func(key string, srcs []string) []*templates.Template {
+		var out []*templates.Template
+		for i, s := range srcs {
+			out = append(out, parse(fmt.Sprintf("%s[%d]", key, i), s, templates.Line))
+		}
+		return out
+	}
+	c.to, c.cc, c.bcc = list("to", t.To), list("cc", t.Cc), list("bcc", t.Bcc)
+	return c, errs
+}
+
+// errRecipients marks a render failure no fallback can mend: without its
+// recipients a message cannot be sent.
+var errRecipients = errors.New("render recipients")
+
+// render renders the message for ev. A failing subject, text, HTML or
+// channel template is replaced by the built-in fallback and reported in
+// tmplErr; the message is still sendable. A failing recipient template is
+// fatal (errRecipients): the job cannot be delivered.
+func (c *compiled) render(ev *Event, id string) (m notifiers.Message, tmplErr error, fatal error) {
+	m.ID = id
+	var errs []error
+	exec := func(t *templates.Template, fallback func() string) string {
+		if t == nil {
+			return ""
+		}
+		out, err := t.Execute(ev)
+		if err != nil {
+			errs = append(errs, err)
+			return fallback()
+		}
+		return out
+	}
+	m.Subject = exec(c.subject, func() string { return fallbackSubject(ev) })
+	m.Text = exec(c.text, func() string { return fallbackText(ev, c.format) })
+	m.HTML = exec(c.html, func() string { return "" })
+	m.Channel = exec(c.channel, func() string { return "" })
+	if c.channel != nil && m.Channel == "" {
+		return m, errors.Join(errs...), fmt.Errorf("%w: channel rendered empty", errRecipients)
+	}
+	var rerrs []error
+	for _, l := range []struct {
+		ts  []*templates.Template
+		dst *[]string
+	}{{c.to, &m.To}, {c.cc, &m.Cc}, {c.bcc, &m.Bcc}} {
+		for _, t := range l.ts {
+			out, err := t.Execute(ev)
+			if err != nil {
+				rerrs = append(rerrs, err)
+				continue
+			}
+			if s := strings.TrimSpace(out); s != "" {
+				*l.dst = append(*l.dst, s)
+			}
+		}
+	}
+	if len(rerrs) > 0 {
+		return m, errors.Join(errs...), fmt.Errorf("%w: %w", errRecipients, errors.Join(rerrs...))
+	}
+	if c.to != nil && len(m.To) == 0 {
+		return m, errors.Join(errs...), fmt.Errorf("%w: every \"to\" rendered empty", errRecipients)
+	}
+	return m, errors.Join(errs...), nil
+}
+
+// fallbackSubject and fallbackText are the plain built-in message used when
+// a template fails at send time: the essentials, no template involved.
+func fallbackSubject(ev *Event) string {
+	return oneLine(fmt.Sprintf("[hooknote] %s %s: %s %s", ev.Kind, ev.Status, ev.Model, ev.ID))
+}
+
+func fallbackText(ev *Event, f notifiers.Format) string {
+	link := ev.URLs.Web
+	if link == "" {
+		link = ev.URLs.Get
+	}
+	s := fmt.Sprintf("hooknote: %s %s is %s\nmodel: %s\nlink: %s\n(the configured template failed; this is the built-in fallback — see the hooknote log)",
+		ev.Kind, ev.ID, ev.Status, ev.Model, link)
+	if f == notifiers.Slack {
+		s = slackEscaper.Replace(s)
+	}
+	return s
+}
+
+var slackEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+
+// noticeMessage is the built-in on_dead notice about dead letter job.
+func noticeMessage(c *compiled, ev *Event, dead deadInfo, id string) (notifiers.Message, error) {
+	m, _, fatal := (&compiled{to: c.to, cc: c.cc, bcc: c.bcc, channel: c.channel}).render(ev, id)
+	if fatal != nil {
+		return m, fatal
+	}
+	m.Subject = oneLine(fmt.Sprintf("[hooknote] notification lost: %s %s (%s) via %s", ev.Kind, ev.ID, ev.Status, dead.notifier))
+	text := fmt.Sprintf("hooknote could not deliver a notification and dead-lettered it.\n"+
+		"rule: %s\nnotifier: %s\nevent: %s %s (%s), model %s\nattempts: %d\nlast error: %s\n"+
+		"Inspect and retry with: hooknote dead list; hooknote dead retry %d",
+		dead.rule, dead.notifier, ev.Kind, ev.ID, ev.Status, ev.Model, dead.attempts, dead.lastErr, dead.id)
+	if c.format == notifiers.Slack {
+		text = slackEscaper.Replace(text)
+	}
+	m.Text = text
+	return m, nil
+}
+
+// deadInfo describes the dead letter a notice is about.
+type deadInfo struct {
+	id                      uint64
+	rule, notifier, lastErr string
+	attempts                int
+}

@@ -1,0 +1,155 @@
+package relay
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/hooknote/hooknote/relay/store"
+)
+
+// answer is the JSON body of every intake reply.
+type answer struct {
+	Accepted  *int   `json:"accepted,omitempty"`
+	Duplicate *bool  `json:"duplicate,omitempty"`
+	Error     string `json:"error,omitempty"`
+}
+
+// IntakeHandler serves the intake listener: POST {path} and GET /healthz.
+// Nothing else is served there: metrics and dead letters live on the admin
+// listener.
+func (r *Relay) IntakeHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", healthz)
+	mux.HandleFunc(r.cfg.Load().File.Server.Path, r.serveWebhook)
+	return mux
+}
+
+func healthz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	io.WriteString(w, "ok\n")
+}
+
+var requestSeq atomic.Uint64
+
+// serveWebhook is the intake: cap, verify, decode, match, enqueue durably,
+// and only then answer 200 (DESIGN §1, §5).
+func (r *Relay) serveWebhook(w http.ResponseWriter, req *http.Request) {
+	start := time.Now()
+	if req.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		reply(w, http.StatusMethodNotAllowed, answer{Error: "method not allowed; webhooks are POSTed"})
+		return
+	}
+	cfg := r.cfg.Load()
+	log := r.log.With("request_id", strconv.FormatUint(requestSeq.Add(1), 10))
+	status, ans, attrs := r.intake(req, w, cfg)
+	reply(w, status, ans)
+	attrs = append(attrs, slog.Int("code", status), slog.Duration("took", time.Since(start)))
+	level := slog.LevelInfo
+	if status >= 400 {
+		level = slog.LevelWarn
+	}
+	log.LogAttrs(req.Context(), level, "webhook", attrs...)
+}
+
+func (r *Relay) intake(req *http.Request, w http.ResponseWriter, cfg *Config) (int, answer, []slog.Attr) {
+	if r.draining.Load() {
+		return http.StatusServiceUnavailable, answer{Error: "shutting down"}, []slog.Attr{slog.String("result", "unavailable")}
+	}
+	body, err := readBody(w, req, int64(cfg.File.Server.MaxBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return http.StatusRequestEntityTooLarge, answer{Error: "body larger than server.max_body"}, []slog.Attr{slog.String("result", "too_large")}
+		}
+		return http.StatusBadRequest, answer{Error: "read body: " + err.Error()}, []slog.Attr{slog.String("result", "bad_request")}
+	}
+	if cfg.verifier != nil {
+		if err := cfg.verifier.Verify(req.Header, body); err != nil {
+			return http.StatusUnauthorized, answer{Error: err.Error()}, []slog.Attr{slog.String("result", "bad_signature"), slog.String("error", err.Error())}
+		}
+	}
+	now := r.now()
+	ev, err := DecodeEvent(body, req.URL.Query(), now)
+	if err == nil {
+		err = checkQuery(ev, req.URL.Query())
+	}
+	if err != nil {
+		return http.StatusBadRequest, answer{Error: err.Error()}, []slog.Attr{slog.String("result", "bad_request"), slog.String("error", err.Error())}
+	}
+	attrs := []slog.Attr{slog.String("event_id", ev.ID), slog.String("status", ev.Status), slog.String("kind", ev.Kind)}
+	pairs := match(cfg.Rules, ev)
+	wh := store.Webhook{
+		WebhookID: req.Header.Get("webhook-id"), EventID: ev.ID, Status: ev.Status, Terminal: ev.Terminal,
+		Body: body, Query: req.URL.RawQuery, ReceivedAt: now,
+	}
+	if wh.WebhookID == "" { // unsigned (allow_unsigned): dedupe on the event alone
+		wh.WebhookID = "unsigned:" + ev.ID + ":" + ev.Status
+	}
+	var rules []string
+	for _, p := range pairs {
+		wh.Jobs = append(wh.Jobs, store.NewJob{Rule: p.rule, Notifier: p.notifier})
+		rules = append(rules, p.rule+"→"+p.notifier)
+	}
+	attrs = append(attrs, slog.Any("matched", rules))
+	res, err := r.store.Enqueue(req.Context(), wh)
+	if err != nil {
+		r.log.Error("store enqueue", "error", err, "event_id", ev.ID)
+		return http.StatusServiceUnavailable, answer{Error: "cannot record the webhook durably; retry later"}, append(attrs, slog.String("result", "unavailable"))
+	}
+	if res.Accepted > 0 {
+		r.wakeDispatcher()
+	}
+	dup := res.Duplicate
+	result := "accepted"
+	switch {
+	case res.Duplicate:
+		result = "duplicate"
+	case res.Stale:
+		result = "stale"
+	case len(pairs) == 0:
+		result = "unmatched"
+	}
+	attrs = append(attrs, slog.String("result", result), slog.Int("accepted", res.Accepted))
+	ans := answer{Accepted: &res.Accepted}
+	if len(pairs) > 0 || dup {
+		ans.Duplicate = &dup
+	}
+	return http.StatusOK, ans, attrs
+}
+
+// readBody reads the whole body under the cap, sizing the buffer from
+// Content-Length when it is honest.
+func readBody(w http.ResponseWriter, req *http.Request, max int64) ([]byte, error) {
+	if req.ContentLength > max {
+		return nil, &http.MaxBytesError{Limit: max}
+	}
+	rd := http.MaxBytesReader(w, req.Body, max)
+	defer rd.Close()
+	if req.ContentLength > 0 {
+		buf := make([]byte, req.ContentLength)
+		n, err := io.ReadFull(rd, buf)
+		if err != nil {
+			return nil, err
+		}
+		var extra [1]byte
+		if m, _ := rd.Read(extra[:]); m > 0 {
+			return nil, errors.New("body longer than Content-Length")
+		}
+		return buf[:n], nil
+	}
+	return io.ReadAll(rd)
+}
+
+func reply(w http.ResponseWriter, status int, a answer) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	b, _ := json.Marshal(a)
+	w.Write(append(b, '\n'))
+}

@@ -1,0 +1,156 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hooknote/hooknote/relay/store"
+)
+
+const testSecret = "whsec_bm90aWZpZXItdGVzdC1zZWNyZXQtMjRi"
+
+const intakeConfig = `
+[server]
+max_body = "64KiB"
+[replicate]
+secret = "` + testSecret + `"
+[notifiers.a]
+type = "fake"
+[[rules]]
+name = "failed"
+status = ["failed"]
+notify = ["a"]
+`
+
+// faultyStore fails every Enqueue: the store refuses to lie.
+type faultyStore struct{ store.Store }
+
+func (faultyStore) Enqueue(context.Context, store.Webhook) (store.Enqueued, error) {
+	return store.Enqueued{}, errors.New("disk full")
+}
+
+func newTestRelay(t *testing.T, wrap func(store.Store) store.Store) *Relay {
+	t.Helper()
+	cfg, err := Parse("c.toml", intakeConfig, testEnv(t, nil), LoadOptions{Builders: fakeBuilders(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(filepath.Join(t.TempDir(), "s.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	var s store.Store = st
+	if wrap != nil {
+		s = wrap(st)
+	}
+	return New(cfg, s, slog.New(slog.NewTextHandler(io.Discard, nil)), Options{})
+}
+
+func signedRequest(t *testing.T, target, id string, body []byte) *http.Request {
+	t.Helper()
+	now := time.Now()
+	sig, err := Sign(testSecret, id, now, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest(http.MethodPost, target, strings.NewReader(string(body)))
+	req.Header.Set("webhook-id", id)
+	req.Header.Set("webhook-timestamp", strconv.FormatInt(now.Unix(), 10))
+	req.Header.Set("webhook-signature", sig)
+	return req
+}
+
+func TestIntakeAnswers(t *testing.T) {
+	failed, _ := os.ReadFile("../testdata/samples/prediction-failed.json")
+	succeeded, _ := os.ReadFile("../testdata/samples/prediction-succeeded.json")
+	path := "/webhooks/replicate"
+	r := newTestRelay(t, nil)
+	h := r.IntakeHandler()
+	cases := []struct {
+		name     string
+		req      func() *http.Request
+		wantCode int
+		wantBody string
+	}{
+		{name: "accepted", req: func() *http.Request { return signedRequest(t, path+"?customId=batch-7", "msg_1", failed) }, wantCode: 200, wantBody: `{"accepted":1,"duplicate":false}`},
+		{name: "same webhook-id", req: func() *http.Request { return signedRequest(t, path+"?customId=batch-7", "msg_1", failed) }, wantCode: 200, wantBody: `{"accepted":0,"duplicate":true}`},
+		{name: "same event, fresh webhook-id", req: func() *http.Request { return signedRequest(t, path+"?customId=batch-7", "msg_2", failed) }, wantCode: 200, wantBody: `{"accepted":0,"duplicate":true}`},
+		{name: "no rule matches", req: func() *http.Request { return signedRequest(t, path+"?customId=batch-7", "msg_3", succeeded) }, wantCode: 200, wantBody: `{"accepted":0}`},
+		{name: "query differs from signed webhook URL", req: func() *http.Request { return signedRequest(t, path+"?customId=batch-8", "msg_4", failed) }, wantCode: 400},
+		{name: "bad signature", req: func() *http.Request {
+			req := signedRequest(t, path+"?customId=batch-7", "msg_5", failed)
+			req.Header.Set("webhook-signature", "v1,R7pEM9GNgOX18ICm9D6bcpvQwcK3yGu5UHHFtH/I7as=")
+			return req
+		}, wantCode: 401},
+		{name: "missing headers", req: func() *http.Request {
+			return httptest.NewRequest(http.MethodPost, path, strings.NewReader(string(failed)))
+		}, wantCode: 401},
+		{name: "not an object", req: func() *http.Request { return signedRequest(t, path, "msg_6", []byte(`[1]`)) }, wantCode: 400},
+		{name: "no id", req: func() *http.Request { return signedRequest(t, path, "msg_7", []byte(`{"status":"failed"}`)) }, wantCode: 400, wantBody: `{"error":"body has no \"id\" string"}`},
+		{name: "duplicate key", req: func() *http.Request {
+			return signedRequest(t, path, "msg_8", []byte(`{"id":"x","status":"failed","status":"succeeded"}`))
+		}, wantCode: 400},
+		{name: "too large", req: func() *http.Request {
+			return signedRequest(t, path, "msg_9", []byte(`{"id":"x","status":"failed","logs":"`+strings.Repeat("a", 70<<10)+`"}`))
+		}, wantCode: 413},
+		{name: "GET", req: func() *http.Request { return httptest.NewRequest(http.MethodGet, path, nil) }, wantCode: 405},
+		{name: "healthz", req: func() *http.Request { return httptest.NewRequest(http.MethodGet, "/healthz", nil) }, wantCode: 200},
+		{name: "no metrics on intake", req: func() *http.Request { return httptest.NewRequest(http.MethodGet, "/metrics", nil) }, wantCode: 404},
+		{name: "no dead letters on intake", req: func() *http.Request { return httptest.NewRequest(http.MethodGet, "/dead", nil) }, wantCode: 404},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, tc.req())
+			body := strings.TrimSpace(w.Body.String())
+			if w.Code != tc.wantCode {
+				t.Fatalf("code = %d (%s), want %d", w.Code, body, tc.wantCode)
+			}
+			if tc.wantBody != "" && body != tc.wantBody {
+				t.Errorf("body = %s, want %s", body, tc.wantBody)
+			}
+		})
+	}
+}
+
+// TestIntakeStoreFailure: when the store cannot commit, nothing is
+// acknowledged (503, so Replicate retries).
+func TestIntakeStoreFailure(t *testing.T) {
+	failed, _ := os.ReadFile("../testdata/samples/prediction-failed.json")
+	r := newTestRelay(t, func(s store.Store) store.Store { return faultyStore{s} })
+	w := httptest.NewRecorder()
+	r.IntakeHandler().ServeHTTP(w, signedRequest(t, "/webhooks/replicate?customId=batch-7", "msg_1", failed))
+	if w.Code != http.StatusServiceUnavailable {
+		t.Errorf("code = %d %s, want 503", w.Code, w.Body)
+	}
+}
+
+// TestIntakeClosedStore: a closed store (file gone, shutting down) is 503 too.
+func TestIntakeClosedStore(t *testing.T) {
+	failed, _ := os.ReadFile("../testdata/samples/prediction-failed.json")
+	var st store.Store
+	r := newTestRelay(t, func(s store.Store) store.Store { st = s; return s })
+	st.Close()
+	w := httptest.NewRecorder()
+	r.IntakeHandler().ServeHTTP(w, signedRequest(t, "/webhooks/replicate?customId=batch-7", "msg_1", failed))
+	if w.Code != http.StatusServiceUnavailable {
+		t.Errorf("code = %d %s, want 503", w.Code, w.Body)
+	}
+	r.Drain()
+	w = httptest.NewRecorder()
+	r.IntakeHandler().ServeHTTP(w, signedRequest(t, "/webhooks/replicate?customId=batch-7", "msg_2", failed))
+	if w.Code != http.StatusServiceUnavailable {
+		t.Errorf("draining: code = %d, want 503", w.Code)
+	}
+}
