@@ -1,0 +1,95 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// runCLI runs the built binary and returns its exit code, stdout and stderr.
+func runCLI(t *testing.T, env []string, args ...string) (int, string, string) {
+	t.Helper()
+	cmd := exec.Command(binPath, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return code, stdout.String(), stderr.String()
+}
+
+// TestCheckExampleConfig loads config.example.toml the way `hooknote check`
+// does: every template rendered against every sample.
+func TestCheckExampleConfig(t *testing.T) {
+	code, stdout, stderr := runCLI(t, nil, "check", "-config", "config.example.toml")
+	if code != 0 {
+		t.Fatalf("check config.example.toml = %d\n%s%s", code, stdout, stderr)
+	}
+	for _, want := range []string{"ok (3 rules, 3 notifiers", "trainings-finished", "failed-batch-predictions", "customId=batch-*", "ml-alerts  slack"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("check output lacks %q:\n%s", want, stdout)
+		}
+	}
+	if strings.Contains(stdout+stderr, "hooks.slack.com/services") || strings.Contains(stdout+stderr, "change-me") {
+		t.Errorf("check printed a secret:\n%s%s", stdout, stderr)
+	}
+}
+
+func TestCheckBadConfig(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "bad.toml")
+	os.WriteFile(p, []byte(`
+[replicate]
+secret = "whsec_bm90aWZpZXItdGVzdC1zZWNyZXQtMjRi"
+[notifiers.s]
+type = "slack"
+webhook_url = "https://hooks.slack.com/services/T/B/sekrit"
+text = "{{ .Nope.Deeper }"
+[[rules]]
+notify = ["slak"]
+`), 0o600)
+	code, stdout, stderr := runCLI(t, nil, "check", "-config", p)
+	if code != 1 {
+		t.Fatalf("check = %d, want 1\n%s%s", code, stdout, stderr)
+	}
+	for _, want := range []string{`bad.toml:7: notifiers.s.text:`, `bad.toml:9: rules[0].notify[0]: unknown notifier "slak"`} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("check output lacks %q:\n%s", want, stderr)
+		}
+	}
+	if strings.Contains(stdout+stderr, "sekrit") {
+		t.Errorf("check printed the webhook URL:\n%s", stderr)
+	}
+}
+
+// TestDemo runs `hooknote demo` as a user would and checks that a Slack
+// message and an email were delivered and the duplicate recognised.
+func TestDemo(t *testing.T) {
+	code, stdout, stderr := runCLI(t, nil, "demo")
+	if code != 0 {
+		t.Fatalf("demo = %d\n%s%s", code, stdout, stderr)
+	}
+	for _, want := range []string{`{"accepted":0,"duplicate":true}`, "── Slack message 1", "── Slack message 2", "── Email 1", "Subject: [hooknote] ❌ failed", "Delivered: 2 Slack messages, 1 emails"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, stdout)
+		}
+	}
+	if strings.Contains(stdout, "── Slack message 3") || strings.Contains(stdout, "── Email 2") {
+		t.Errorf("demo delivered a duplicate:\n%s", stdout)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	code, stdout, _ := runCLI(t, nil, "version")
+	if code != 0 || !strings.HasPrefix(stdout, "hooknote ") || !strings.Contains(stdout, "go1.") {
+		t.Errorf("version = %d %q", code, stdout)
+	}
+}
