@@ -36,28 +36,18 @@ func (r *Relay) readyz(w http.ResponseWriter, req *http.Request) {
 	healthz(w, req)
 }
 
-// DeadLetter is one dead letter as GET /dead lists it.
-type DeadLetter struct {
-	store.Job
-	Kind  string `json:"kind,omitempty"`
-	Model string `json:"model,omitempty"`
-}
-
+// listDead answers GET /dead: the dead letters as JSON (store.Job, without
+// bodies), oldest first.
 func (r *Relay) listDead(w http.ResponseWriter, req *http.Request) {
 	dead, err := r.store.Dead(req.Context())
 	if err != nil {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
 		return
 	}
-	out := make([]DeadLetter, 0, len(dead))
-	for _, d := range dead {
-		dl := DeadLetter{Job: d}
-		if ev, err := DecodeEvent(d.Body, nil, d.ReceivedAt); err == nil {
-			dl.Kind, dl.Model = ev.Kind, ev.Model
-		}
-		out = append(out, dl)
+	if dead == nil {
+		dead = []store.Job{}
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, dead)
 }
 
 func (r *Relay) reviveDead(w http.ResponseWriter, req *http.Request) {

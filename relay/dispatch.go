@@ -21,6 +21,10 @@ import (
 // begins (below systemd's default TimeoutStopSec of 90s).
 const ShutdownGrace = 10 * time.Second
 
+// maxInlineWait is the longest a worker waits for its notifier's pace or
+// pause; a longer wait postpones the job in the store instead.
+const maxInlineWait = time.Second
+
 // maxIdle bounds how long the dispatcher sleeps without looking at the store.
 const maxIdle = time.Minute
 
@@ -119,7 +123,14 @@ func (r *Relay) deliver(ctx context.Context, j store.Job) {
 		r.kill(ctx, cfg, j, false, fmt.Sprintf("gave up after delivery.max_age %s; last error: %s", d.MaxAge.Duration, j.LastError), log)
 		return
 	}
-	if wait := r.lane(e).reserve(now); wait > 0 {
+	if wait, ok := r.lane(e).reserve(now, maxInlineWait); !ok {
+		// Paused or paced for a while: give the worker back to other
+		// notifiers' jobs; this one is due again when its slot comes.
+		if err := r.store.Postpone(context.WithoutCancel(ctx), j.ID, now.Add(wait)); err != nil {
+			log.Error("postpone job", "error", err)
+		}
+		return
+	} else if wait > 0 {
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -274,15 +285,26 @@ func (r *Relay) lane(e *notifierEntry) *lane {
 	return l
 }
 
-// reserve takes a send slot and returns how long to wait for it.
-func (l *lane) reserve(now time.Time) time.Duration {
+// reserve takes a send slot and returns how long to wait for it. When the
+// wait would exceed maxWait, no slot is taken (ok is false) and the wait says
+// when to come back.
+func (l *lane) reserve(now time.Time, maxWait time.Duration) (wait time.Duration, ok bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	wait := l.pausedUntil.Sub(now)
-	if l.limiter != nil {
-		wait = max(wait, l.limiter.ReserveN(now, 1).DelayFrom(now))
+	if paused := l.pausedUntil.Sub(now); paused > maxWait {
+		return paused, false
 	}
-	return max(wait, 0)
+	wait = max(l.pausedUntil.Sub(now), 0)
+	if l.limiter != nil {
+		res := l.limiter.ReserveN(now, 1)
+		if d := res.DelayFrom(now); d > maxWait {
+			res.CancelAt(now)
+			return d, false
+		} else {
+			wait = max(wait, d)
+		}
+	}
+	return wait, true
 }
 
 func (l *lane) pause(until time.Time) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/hooknote/hooknote/notifiers"
 )
@@ -31,12 +32,14 @@ type fakeNotifier struct {
 	sent   []notifiers.Message
 	answer func(n int) error // nil: success
 	calls  int
+	times  []time.Time // of every call
 }
 
 func (f *fakeNotifier) Notify(_ context.Context, m notifiers.Message) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls++
+	f.times = append(f.times, time.Now())
 	if f.answer != nil {
 		if err := f.answer(f.calls); err != nil {
 			return err
@@ -50,6 +53,12 @@ func (f *fakeNotifier) messages() []notifiers.Message {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]notifiers.Message(nil), f.sent...)
+}
+
+func (f *fakeNotifier) callTimes() []time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]time.Time(nil), f.times...)
 }
 
 // fakeBuilders returns builders whose "fake" notifiers are recorded in got.
