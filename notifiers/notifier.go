@@ -128,9 +128,11 @@ func RetryAfterOf(err error) (time.Duration, bool) {
 	return 0, false
 }
 
-// RedactURL strips the URL from a *url.Error inside err, keeping the
-// operation and the cause, so that a secret URL (a Slack webhook) never
-// reaches a log line. Other errors are returned unchanged.
+// RedactURL makes an error that may contain a secret URL (a Slack webhook)
+// safe to log. If err wraps a *url.Error, it returns a new error made of
+// that error's operation and cause only: the text of err's other wrappers is
+// dropped too, because wrappers formatted with %w have already copied the
+// URL into their own text. Other errors are returned unchanged.
 func RedactURL(err error) error {
 	var ue *url.Error
 	if !errors.As(err, &ue) {

@@ -86,11 +86,11 @@ func (r *Relay) intake(req *http.Request, w http.ResponseWriter, cfg *Config) (i
 	attrs := []slog.Attr{slog.String("event_id", ev.ID), slog.String("status", ev.Status), slog.String("kind", ev.Kind)}
 	pairs := match(cfg.Rules, ev)
 	wh := store.Webhook{
-		WebhookID: req.Header.Get("webhook-id"), EventID: ev.ID, Status: ev.Status, Terminal: ev.Terminal,
+		EventID: ev.ID, Status: ev.Status, Terminal: ev.Terminal,
 		Body: body, Query: req.URL.RawQuery, ReceivedAt: now,
 	}
-	if wh.WebhookID == "" { // unsigned (allow_unsigned): dedupe on the event alone
-		wh.WebhookID = "unsigned:" + ev.ID + ":" + ev.Status
+	if cfg.verifier != nil { // a verified id; unsigned requests dedupe on their jobs alone
+		wh.WebhookID = req.Header.Get("webhook-id")
 	}
 	var rules []string
 	for _, p := range pairs {

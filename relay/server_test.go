@@ -30,6 +30,10 @@ type = "fake"
 name = "failed"
 status = ["failed"]
 notify = ["a"]
+[[rules]]
+name = "progress"
+status = ["processing"]
+notify = ["a"]
 `
 
 // faultyStore fails every Enqueue: the store refuses to lie.
@@ -87,6 +91,9 @@ func TestIntakeAnswers(t *testing.T) {
 		{name: "same webhook-id", req: func() *http.Request { return signedRequest(t, path+"?customId=batch-7", "msg_1", failed) }, wantCode: 200, wantBody: `{"accepted":0,"duplicate":true}`},
 		{name: "same event, fresh webhook-id", req: func() *http.Request { return signedRequest(t, path+"?customId=batch-7", "msg_2", failed) }, wantCode: 200, wantBody: `{"accepted":0,"duplicate":true}`},
 		{name: "no rule matches", req: func() *http.Request { return signedRequest(t, path+"?customId=batch-7", "msg_3", succeeded) }, wantCode: 200, wantBody: `{"accepted":0}`},
+		{name: "late non-terminal after terminal", req: func() *http.Request {
+			return signedRequest(t, path+"?customId=batch-7", "msg_late", []byte(strings.Replace(string(failed), `"status": "failed"`, `"status": "processing"`, 1)))
+		}, wantCode: 200, wantBody: `{"accepted":0,"duplicate":false}`},
 		{name: "query differs from signed webhook URL", req: func() *http.Request { return signedRequest(t, path+"?customId=batch-8", "msg_4", failed) }, wantCode: 400},
 		{name: "bad signature", req: func() *http.Request {
 			req := signedRequest(t, path+"?customId=batch-7", "msg_5", failed)
