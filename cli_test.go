@@ -93,3 +93,25 @@ func TestVersion(t *testing.T) {
 		t.Errorf("version = %d %q", code, stdout)
 	}
 }
+
+// TestTestCommandGolden: `hooknote test` explains each rule (match, or the
+// first condition that failed) and prints the rendered messages.
+func TestTestCommandGolden(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+	}{
+		{name: "match", args: []string{"testdata/samples/prediction-failed.json"}},
+		{name: "nomatch", args: []string{"-query", "customId=other-1", "testdata/samples/prediction-failed.json"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"test", "-config", "testdata/cli/test.toml"}, tc.args...)
+			code, stdout, stderr := runCLI(t, nil, args...)
+			if code != 0 {
+				t.Fatalf("hooknote %v = %d\n%s%s", args, code, stdout, stderr)
+			}
+			compareGolden(t, filepath.Join("testdata", "golden", "test-"+tc.name+".txt"), stdout)
+		})
+	}
+}

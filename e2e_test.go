@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hooknote/hooknote/relay"
 )
 
 // binPath is the hooknote binary built once for the end-to-end tests.
@@ -211,4 +213,9 @@ func eventually(t *testing.T, what string, timeout time.Duration, cond func() bo
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// signFor signs body with e2eSecret.
+func signFor(id string, ts time.Time, body []byte) (string, error) {
+	return relay.Sign(e2eSecret, id, ts, body)
 }

@@ -16,6 +16,9 @@ import (
 	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sys/unix"
 
 	"github.com/hooknote/hooknote/relay"
@@ -99,6 +102,7 @@ type runningDaemon struct {
 	intake, admin *http.Server
 	intakeAddr    string
 	adminAddr     string
+	metrics       *relay.Instruments
 	cancelRun     context.CancelFunc
 	runDone       chan struct{}
 	failed        chan error
@@ -126,10 +130,13 @@ func startDaemon(cfg *relay.Config, log *slog.Logger) (*runningDaemon, error) {
 		st.Close()
 		return nil, fmt.Errorf("listen for admin: %w", err)
 	}
-	r := relay.New(cfg, st, log, relay.Options{})
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := relay.NewInstruments(reg)
+	r := relay.New(cfg, st, log, relay.Options{Metrics: metrics})
 	d := &runningDaemon{
 		log: log, relay: r, store: st,
-		intakeAddr: il.Addr().String(), adminAddr: al.Addr().String(),
+		intakeAddr: il.Addr().String(), adminAddr: al.Addr().String(), metrics: metrics,
 		runDone: make(chan struct{}), failed: make(chan error, 2),
 	}
 	d.intake = &http.Server{
@@ -142,7 +149,7 @@ func startDaemon(cfg *relay.Config, log *slog.Logger) (*runningDaemon, error) {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	d.admin = &http.Server{
-		Handler:           r.AdminHandler(nil),
+		Handler:           r.AdminHandler(map[string]http.Handler{"GET /metrics": promhttp.HandlerFor(reg, promhttp.HandlerOpts{})}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       90 * time.Second,
@@ -151,6 +158,7 @@ func startDaemon(cfg *relay.Config, log *slog.Logger) (*runningDaemon, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	d.cancelRun = cancel
 	go func() { defer close(d.runDone); _ = r.Run(ctx) }()
+	go watchdog(ctx, r, log)
 	for _, s := range []struct {
 		srv *http.Server
 		l   net.Listener
@@ -172,10 +180,12 @@ func (d *runningDaemon) reload(path string) {
 	defer sdNotify(daemon.SdNotifyReady)
 	cfg, err := relay.Load(path, loadOptions())
 	if err != nil {
+		d.metrics.Reloaded(false)
 		d.log.Error("reload refused; the previous config keeps serving", "error", err)
 		return
 	}
 	d.relay.Reload(cfg)
+	d.metrics.Reloaded(true)
 	d.log.Info("reloaded", "config", path, "rules", len(cfg.Rules))
 }
 
@@ -190,6 +200,33 @@ func (d *runningDaemon) shutdown() error {
 	<-d.runDone
 	err = errors.Join(err, d.admin.Shutdown(ctx), d.store.Close())
 	return err
+}
+
+// watchdog feeds systemd's watchdog (WatchdogSec=) at half its interval,
+// and only while the dispatcher answers: a wedged dispatcher gets the
+// service restarted. Without WATCHDOG_USEC it returns at once.
+func watchdog(ctx context.Context, r *relay.Relay, log *slog.Logger) {
+	interval, err := daemon.SdWatchdogEnabled(false)
+	if err != nil || interval <= 0 {
+		return
+	}
+	t := time.NewTicker(interval / 2)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		pctx, cancel := context.WithTimeout(ctx, interval/4)
+		alive := r.Alive(pctx)
+		cancel()
+		if !alive {
+			log.Error("watchdog: the dispatcher is not answering; not notifying systemd")
+			continue
+		}
+		sdNotify(daemon.SdNotifyWatchdog)
+	}
 }
 
 // monotonicUsec is CLOCK_MONOTONIC in microseconds, as systemd expects

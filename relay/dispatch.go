@@ -2,6 +2,7 @@ package relay
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -102,6 +103,8 @@ func (r *Relay) claimLoop(ctx context.Context, jobs chan<- store.Job, busy *atom
 		case <-r.wake:
 		case <-idle:
 		case <-t.C:
+		case reply := <-r.ping:
+			close(reply)
 		}
 		t.Stop()
 	}
@@ -149,32 +152,36 @@ func (r *Relay) deliver(ctx context.Context, j store.Job) {
 	start := r.now()
 	err = e.n.Notify(sctx, msg)
 	cancel()
+	took := r.now().Sub(start)
 	if err == nil {
 		if cerr := r.store.Complete(context.WithoutCancel(ctx), j.ID); cerr != nil {
 			log.Error("record delivery", "error", cerr)
 		}
-		log.Info("delivered", "took", r.now().Sub(start))
+		r.metrics.attempt(e.name, "delivered", took)
+		r.metrics.delivered(e.name, eventTime(j), r.now())
+		log.Info("delivered", "took", took)
 		return
 	}
-	r.failed(ctx, cfg, e, j, err, log)
+	r.metrics.attempt(e.name, r.failed(ctx, cfg, e, j, err, log), took)
 }
 
 // failed records a failed attempt: dead letter for permanent errors and
 // exhausted jobs; otherwise retry after Retry-After or backoff.
-func (r *Relay) failed(ctx context.Context, cfg *Config, e *notifierEntry, j store.Job, err error, log *slog.Logger) {
+// It returns the outcome for metrics: "retry", "dead" or "interrupted".
+func (r *Relay) failed(ctx context.Context, cfg *Config, e *notifierEntry, j store.Job, err error, log *slog.Logger) string {
 	d := cfg.File.Delivery
 	now := r.now()
 	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
 		r.release(j, log) // shutdown cut the send short: not the destination's fault
-		return
+		return "interrupted"
 	}
 	if notifiers.IsPermanent(err) {
 		r.kill(ctx, cfg, j, true, err.Error(), log)
-		return
+		return "dead"
 	}
 	if j.Attempts+1 >= d.MaxAttempts {
 		r.kill(ctx, cfg, j, true, fmt.Sprintf("gave up after %d attempts: %s", j.Attempts+1, err), log)
-		return
+		return "dead"
 	}
 	next := now.Add(backoff(j.Attempts+1, d.Backoff.Duration, d.MaxBackoff.Duration, rand.Float64))
 	if after, ok := notifiers.RetryAfterOf(err); ok {
@@ -189,6 +196,19 @@ func (r *Relay) failed(ctx context.Context, cfg *Config, e *notifierEntry, j sto
 		log.Error("record retry", "error", rerr)
 	}
 	r.wakeDispatcher()
+	return "retry"
+}
+
+// eventTime is when the event a job is about happened: its completed_at,
+// else its receipt.
+func eventTime(j store.Job) time.Time {
+	var w struct {
+		CompletedAt time.Time `json:"completed_at"`
+	}
+	if json.Unmarshal(j.Body, &w) == nil && !w.CompletedAt.IsZero() {
+		return w.CompletedAt
+	}
+	return j.ReceivedAt
 }
 
 func (r *Relay) kill(ctx context.Context, cfg *Config, j store.Job, attempted bool, reason string, log *slog.Logger) {
@@ -226,6 +246,7 @@ func (r *Relay) message(ctx context.Context, e *notifierEntry, j store.Job, log 
 	}
 	m, tmplErr, fatal := e.tmpl.render(ev, id)
 	if tmplErr != nil {
+		r.metrics.fallback(e.name)
 		log.Error("template failed; sending the built-in fallback", "error", tmplErr)
 	}
 	return m, fatal

@@ -28,8 +28,10 @@ type Relay struct {
 	log      *slog.Logger
 	now      func() time.Time
 	wake     chan struct{}
+	ping     chan chan struct{}
 	draining atomic.Bool
 	ready    atomic.Bool
+	metrics  *Instruments
 
 	mu    sync.Mutex
 	lanes map[string]*lane // per-notifier pacing, kept across reloads
@@ -37,14 +39,18 @@ type Relay struct {
 
 // Options are Relay's optional dependencies.
 type Options struct {
-	Now func() time.Time // default time.Now
+	Now     func() time.Time // default time.Now
+	Metrics *Instruments     // nil: no metrics
 }
 
 // New returns a Relay serving cfg from st.
 func New(cfg *Config, st store.Store, log *slog.Logger, opts Options) *Relay {
-	r := &Relay{store: st, log: log, now: opts.Now, wake: make(chan struct{}, 1), lanes: map[string]*lane{}}
+	r := &Relay{store: st, log: log, now: opts.Now, metrics: opts.Metrics, wake: make(chan struct{}, 1), ping: make(chan chan struct{}), lanes: map[string]*lane{}}
 	if r.now == nil {
 		r.now = time.Now
+	}
+	if r.metrics != nil {
+		r.metrics.reg.MustRegister(newStoreCollector(st))
 	}
 	r.cfg.Store(cfg)
 	r.ready.Store(true)
@@ -64,6 +70,23 @@ func (r *Relay) Reload(cfg *Config) {
 		r.log.Warn("reload: server, state and delivery.workers settings take effect at restart")
 	}
 	r.wakeDispatcher()
+}
+
+// Alive reports whether the dispatcher loop answers within ctx: the
+// systemd watchdog is fed only while it does.
+func (r *Relay) Alive(ctx context.Context) bool {
+	reply := make(chan struct{})
+	select {
+	case r.ping <- reply:
+	case <-ctx.Done():
+		return false
+	}
+	select {
+	case <-reply:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // Drain makes intake answer 503 from now on (shutdown has begun).

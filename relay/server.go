@@ -44,13 +44,16 @@ func (r *Relay) serveWebhook(w http.ResponseWriter, req *http.Request) {
 	if req.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		reply(w, http.StatusMethodNotAllowed, answer{Error: "method not allowed; webhooks are POSTed"})
+		r.metrics.webhook("method_not_allowed", time.Since(start))
 		return
 	}
 	cfg := r.cfg.Load()
 	log := r.log.With("request_id", strconv.FormatUint(requestSeq.Add(1), 10))
 	status, ans, attrs := r.intake(req, w, cfg)
 	reply(w, status, ans)
-	attrs = append(attrs, slog.Int("code", status), slog.Duration("took", time.Since(start)))
+	took := time.Since(start)
+	r.metrics.webhook(resultOf(attrs), took)
+	attrs = append(attrs, slog.Int("code", status), slog.Duration("took", took))
 	level := slog.LevelInfo
 	if status >= 400 {
 		level = slog.LevelWarn
@@ -152,4 +155,14 @@ func reply(w http.ResponseWriter, status int, a answer) {
 	w.WriteHeader(status)
 	b, _ := json.Marshal(a)
 	w.Write(append(b, '\n'))
+}
+
+// resultOf returns the "result" attribute intake recorded.
+func resultOf(attrs []slog.Attr) string {
+	for i := len(attrs) - 1; i >= 0; i-- {
+		if attrs[i].Key == "result" {
+			return attrs[i].Value.String()
+		}
+	}
+	return "unknown"
 }

@@ -1,0 +1,153 @@
+package relay
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hooknote/hooknote/relay/store"
+)
+
+// Instruments are hooknote's Prometheus metrics. Build them with NewInstruments on
+// the registry the admin listener serves; a nil *Instruments records nothing.
+type Instruments struct {
+	webhooks      *prometheus.CounterVec
+	notifications *prometheus.CounterVec
+	fallbacks     *prometheus.CounterVec
+	ack           prometheus.Histogram
+	send          *prometheus.HistogramVec
+	endToEnd      *prometheus.HistogramVec
+	reloads       *prometheus.CounterVec
+	reloadOK      prometheus.Gauge
+	reloadTime    prometheus.Gauge
+	reg           prometheus.Registerer
+}
+
+// NewInstruments registers hooknote's metrics on reg.
+func NewInstruments(reg prometheus.Registerer) *Instruments {
+	m := &Instruments{
+		reg: reg,
+		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hooknote_webhooks_received_total",
+			Help: "Webhooks received, by result: accepted, duplicate, unmatched, stale, bad_signature, bad_request, too_large, method_not_allowed, unavailable.",
+		}, []string{"result"}),
+		notifications: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hooknote_notifications_total",
+			Help: "Delivery attempts by notifier and result: delivered, retry, dead.",
+		}, []string{"notifier", "result"}),
+		fallbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hooknote_template_fallbacks_total",
+			Help: "Messages sent with the built-in fallback because a template failed at send time.",
+		}, []string{"notifier"}),
+		ack: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "hooknote_ack_duration_seconds",
+			Help:    "Time from receiving a webhook to answering it (including the durable commit).",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
+		}),
+		send: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "hooknote_delivery_duration_seconds",
+			Help:    "Time one send to a notifier took, whatever its outcome.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 15),
+		}, []string{"notifier"}),
+		endToEnd: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "hooknote_end_to_end_seconds",
+			Help:    "Time from the event's completed_at (or its receipt when absent) to its delivery.",
+			Buckets: prometheus.ExponentialBuckets(0.01, 2, 18),
+		}, []string{"notifier"}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hooknote_config_reloads_total",
+			Help: "Config reloads by result: success, failure.",
+		}, []string{"result"}),
+		reloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "hooknote_config_last_reload_successful",
+			Help: "Whether the last config reload succeeded (1) or was refused (0).",
+		}),
+		reloadTime: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "hooknote_config_last_reload_success_timestamp_seconds",
+			Help: "When the config was last loaded successfully.",
+		}),
+	}
+	reg.MustRegister(m.webhooks, m.notifications, m.fallbacks, m.ack, m.send, m.endToEnd, m.reloads, m.reloadOK, m.reloadTime)
+	for _, r := range []string{"accepted", "duplicate", "unmatched", "stale", "bad_signature", "bad_request", "too_large", "method_not_allowed", "unavailable"} {
+		m.webhooks.WithLabelValues(r)
+	}
+	m.reloadOK.Set(1)
+	m.reloadTime.SetToCurrentTime()
+	return m
+}
+
+// storeCollector reads queue depth and dead letters from the store at
+// scrape time.
+type storeCollector struct {
+	st          store.Store
+	depth, dead *prometheus.Desc
+}
+
+func newStoreCollector(st store.Store) storeCollector {
+	return storeCollector{
+		st:    st,
+		depth: prometheus.NewDesc("hooknote_queue_depth", "Jobs waiting for delivery (including those being sent).", nil, nil),
+		dead:  prometheus.NewDesc("hooknote_dead_letters", "Dead letters kept (hooknote dead list).", nil, nil),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c storeCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.depth; ch <- c.dead }
+
+// Collect implements prometheus.Collector.
+func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
+	s, err := c.st.Stats(context.Background())
+	if err != nil {
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(c.depth, prometheus.GaugeValue, float64(s.Pending))
+	ch <- prometheus.MustNewConstMetric(c.dead, prometheus.GaugeValue, float64(s.Dead))
+}
+
+// Reloaded records a config reload's outcome.
+func (m *Instruments) Reloaded(ok bool) {
+	if m == nil {
+		return
+	}
+	if ok {
+		m.reloads.WithLabelValues("success").Inc()
+		m.reloadOK.Set(1)
+		m.reloadTime.SetToCurrentTime()
+		return
+	}
+	m.reloads.WithLabelValues("failure").Inc()
+	m.reloadOK.Set(0)
+}
+
+func (m *Instruments) webhook(result string, took time.Duration) {
+	if m == nil {
+		return
+	}
+	m.webhooks.WithLabelValues(result).Inc()
+	m.ack.Observe(took.Seconds())
+}
+
+func (m *Instruments) attempt(notifier, result string, took time.Duration) {
+	if m == nil {
+		return
+	}
+	m.notifications.WithLabelValues(notifier, result).Inc()
+	if took > 0 {
+		m.send.WithLabelValues(notifier).Observe(took.Seconds())
+	}
+}
+
+func (m *Instruments) delivered(notifier string, since time.Time, now time.Time) {
+	if m == nil || since.IsZero() {
+		return
+	}
+	m.endToEnd.WithLabelValues(notifier).Observe(now.Sub(since).Seconds())
+}
+
+func (m *Instruments) fallback(notifier string) {
+	if m == nil {
+		return
+	}
+	m.fallbacks.WithLabelValues(notifier).Inc()
+}
