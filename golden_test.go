@@ -116,4 +116,3 @@ func compareGolden(t *testing.T, path, got string) {
 		t.Errorf("%s differs from its golden file:\n--- got ---\n%s\n--- want ---\n%s", path, got, want)
 	}
 }
-
