@@ -141,7 +141,7 @@ func startDaemon(cfg *relay.Config, log *slog.Logger) (*runningDaemon, error) {
 	}
 	d.intake = &http.Server{
 		Handler:           r.IntakeHandler(),
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: f.Server.ReadHeaderTimeout.Duration,
 		ReadTimeout:       f.Server.ReadTimeout.Duration,
 		WriteTimeout:      f.Server.ReadTimeout.Duration + 10*time.Second,
 		IdleTimeout:       90 * time.Second,

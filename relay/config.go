@@ -28,11 +28,13 @@ type File struct {
 
 // ServerSection is [server]: the listeners.
 type ServerSection struct {
-	Listen      string   `toml:"listen"`
-	AdminListen string   `toml:"admin_listen"`
-	Path        string   `toml:"path"`
-	MaxBody     Size     `toml:"max_body"`
-	ReadTimeout Duration `toml:"read_timeout"`
+	Listen            string   `toml:"listen"`
+	AdminListen       string   `toml:"admin_listen"`
+	Path              string   `toml:"path"`
+	MaxBody           Size     `toml:"max_body"`
+	ReadTimeout       Duration `toml:"read_timeout"`
+	ReadHeaderTimeout Duration `toml:"read_header_timeout"`
+	MaxInFlight       int      `toml:"max_in_flight"`
 }
 
 // ReplicateSection is [replicate]: signature verification.
@@ -102,8 +104,10 @@ func defaultFile(env Env) File {
 			Listen:      "127.0.0.1:9187",
 			AdminListen: "127.0.0.1:9188",
 			Path:        "/webhooks/replicate",
-			MaxBody:     25 << 20,
-			ReadTimeout: Duration{30 * time.Second},
+			MaxBody:           25 << 20,
+			ReadTimeout:       Duration{30 * time.Second},
+			ReadHeaderTimeout: Duration{10 * time.Second},
+			MaxInFlight:       128,
 		},
 		Replicate: ReplicateSection{Tolerance: Duration{5 * time.Minute}},
 		State:     StateSection{Dir: stateDir, DedupeFor: Duration{168 * time.Hour}},
@@ -129,6 +133,12 @@ func (f *File) validate() []error {
 	}
 	if !strings.HasPrefix(f.Server.Path, "/") || f.Server.Path == "/healthz" {
 		errs = append(errs, fieldErr("server.path", "%q must start with / and not be /healthz", f.Server.Path))
+	}
+	if f.Server.ReadTimeout.Duration <= 0 || f.Server.ReadHeaderTimeout.Duration <= 0 {
+		errs = append(errs, fieldErr("server.read_timeout", "read_timeout and read_header_timeout must be positive"))
+	}
+	if f.Server.MaxInFlight < 1 {
+		errs = append(errs, fieldErr("server.max_in_flight", "must be at least 1"))
 	}
 	if f.Replicate.Tolerance.Duration <= 0 {
 		errs = append(errs, fieldErr("replicate.tolerance", "must be positive"))

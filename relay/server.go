@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -23,10 +24,25 @@ type answer struct {
 // IntakeHandler serves the intake listener: POST {path} and GET /healthz.
 // Nothing else is served there: metrics and dead letters live on the admin
 // listener.
+// At most server.max_in_flight webhooks are handled at once; more are
+// answered 503 at once (Replicate retries final events), so a flood cannot
+// exhaust memory.
 func (r *Relay) IntakeHandler() http.Handler {
+	srv := r.cfg.Load().File.Server
+	slots := make(chan struct{}, srv.MaxInFlight)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", healthz)
-	mux.HandleFunc(r.cfg.Load().File.Server.Path, r.serveWebhook)
+	mux.HandleFunc(srv.Path, func(w http.ResponseWriter, req *http.Request) {
+		select {
+		case slots <- struct{}{}:
+			defer func() { <-slots }()
+			r.serveWebhook(w, req)
+		default:
+			w.Header().Set("Retry-After", "1")
+			reply(w, http.StatusServiceUnavailable, answer{Error: "too many requests in flight"})
+			r.metrics.webhook("unavailable", 0)
+		}
+	})
 	return mux
 }
 
@@ -129,25 +145,20 @@ func (r *Relay) intake(req *http.Request, w http.ResponseWriter, cfg *Config) (i
 
 // readBody reads the whole body under the cap, sizing the buffer from
 // Content-Length when it is honest.
-func readBody(w http.ResponseWriter, req *http.Request, max int64) ([]byte, error) {
-	if req.ContentLength > max {
-		return nil, &http.MaxBytesError{Limit: max}
+func readBody(w http.ResponseWriter, req *http.Request, limit int64) ([]byte, error) {
+	if req.ContentLength > limit {
+		return nil, &http.MaxBytesError{Limit: limit}
 	}
-	rd := http.MaxBytesReader(w, req.Body, max)
+	rd := http.MaxBytesReader(w, req.Body, limit)
 	defer rd.Close()
-	if req.ContentLength > 0 {
-		buf := make([]byte, req.ContentLength)
-		n, err := io.ReadFull(rd, buf)
-		if err != nil {
-			return nil, err
-		}
-		var extra [1]byte
-		if m, _ := rd.Read(extra[:]); m > 0 {
-			return nil, errors.New("body longer than Content-Length")
-		}
-		return buf[:n], nil
+	// Size the buffer from Content-Length, but only up to 1 MiB ahead of the
+	// bytes actually received: a client announcing 25 MiB and trickling
+	// must not pin 25 MiB per connection.
+	buf := bytes.NewBuffer(make([]byte, 0, min(max(req.ContentLength, 512), 1<<20)))
+	if _, err := buf.ReadFrom(rd); err != nil {
+		return nil, err
 	}
-	return io.ReadAll(rd)
+	return buf.Bytes(), nil
 }
 
 func reply(w http.ResponseWriter, status int, a answer) {

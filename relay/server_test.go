@@ -161,3 +161,37 @@ func TestIntakeClosedStore(t *testing.T) {
 		t.Errorf("draining: code = %d, want 503", w.Code)
 	}
 }
+
+// TestIntakeInFlightCap: beyond server.max_in_flight, requests are answered
+// 503 at once instead of queueing without bound.
+func TestIntakeInFlightCap(t *testing.T) {
+	cfg, err := Parse("c.toml", strings.Replace(intakeConfig, `max_body = "64KiB"`, "max_body = \"64KiB\"\nmax_in_flight = 1", 1),
+		testEnv(t, nil), LoadOptions{Builders: fakeBuilders(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(filepath.Join(t.TempDir(), "s.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	h := New(cfg, st, slog.New(slog.NewTextHandler(io.Discard, nil)), Options{}).IntakeHandler()
+	pr, pw := io.Pipe()
+	slow := httptest.NewRequest(http.MethodPost, "/webhooks/replicate", pr)
+	done := make(chan int)
+	go func() {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, slow)
+		done <- w.Code
+	}()
+	pw.Write([]byte(`{"id":`)) // the first request now holds the only slot, reading its body
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/webhooks/replicate", strings.NewReader(`{}`)))
+	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" {
+		t.Errorf("second request = %d (Retry-After %q), want 503 with Retry-After", w.Code, w.Header().Get("Retry-After"))
+	}
+	pw.Close()
+	if code := <-done; code != http.StatusUnauthorized {
+		t.Errorf("first request = %d, want 401 (unsigned)", code)
+	}
+}
