@@ -101,9 +101,9 @@ func defaultFile(env Env) File {
 	}
 	return File{
 		Server: ServerSection{
-			Listen:      "127.0.0.1:9187",
-			AdminListen: "127.0.0.1:9188",
-			Path:        "/webhooks/replicate",
+			Listen:            "127.0.0.1:9187",
+			AdminListen:       "127.0.0.1:9188",
+			Path:              "/webhooks/replicate",
 			MaxBody:           25 << 20,
 			ReadTimeout:       Duration{30 * time.Second},
 			ReadHeaderTimeout: Duration{10 * time.Second},
