@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	slackgo "github.com/slack-go/slack"
 
@@ -32,7 +30,7 @@ func New(c Config) (*Notifier, error) {
 		return nil, err
 	}
 	n := &Notifier{
-		client:     newHTTPClient(),
+		client:     notifiers.NewHTTPClient(),
 		webhookURL: c.WebhookURL,
 		username:   c.Username,
 		iconEmoji:  c.IconEmoji,
@@ -45,29 +43,6 @@ func New(c Config) (*Notifier, error) {
 		n.api = slackgo.New(c.Token.Reveal(), opts...)
 	}
 	return n, nil
-}
-
-// newHTTPClient returns the client a Notifier keeps for its lifetime. The
-// per-send timeout comes with the ctx of each Notify; the client's own
-// timeouts only bound a send whose ctx has none. Redirects are not followed:
-// a redirected POST could carry the token to another host.
-func newHTTPClient() *http.Client {
-	return &http.Client{
-		Timeout: 2 * time.Minute,
-		CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		},
-		Transport: &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-			ForceAttemptHTTP2:     true,
-			TLSHandshakeTimeout:   10 * time.Second,
-			ResponseHeaderTimeout: time.Minute,
-			ExpectContinueTimeout: time.Second,
-			IdleConnTimeout:       90 * time.Second,
-			MaxIdleConnsPerHost:   4,
-		},
-	}
 }
 
 // Notify makes one attempt to post m.Text (cut to Slack's limit) to the

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -42,30 +41,7 @@ func New(c Config) (*Notifier, error) {
 	for name, value := range c.Headers {
 		headers.Set(name, value.Reveal())
 	}
-	return &Notifier{client: newHTTPClient(), url: c.URL, method: method, headers: headers, now: time.Now}, nil
-}
-
-// newHTTPClient returns the client a Notifier keeps for its lifetime. The
-// per-send timeout comes with the ctx of each Notify; the client's own
-// timeouts only bound a send whose ctx has none. Redirects are not followed:
-// a redirect could carry the headers' credentials elsewhere.
-func newHTTPClient() *http.Client {
-	return &http.Client{
-		Timeout: 2 * time.Minute,
-		CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		},
-		Transport: &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-			ForceAttemptHTTP2:     true,
-			TLSHandshakeTimeout:   10 * time.Second,
-			ResponseHeaderTimeout: time.Minute,
-			ExpectContinueTimeout: time.Second,
-			IdleConnTimeout:       90 * time.Second,
-			MaxIdleConnsPerHost:   4,
-		},
-	}
+	return &Notifier{client: notifiers.NewHTTPClient(), url: c.URL, method: method, headers: headers, now: time.Now}, nil
 }
 
 // Notify makes one attempt to send m.Text as the request body. A returned
