@@ -6,6 +6,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
+	"sort"
 	"strings"
 	"time"
 
@@ -215,9 +217,7 @@ func decodeFile(path string, src string, env Env) (*File, *rawConfig, []error) {
 			}
 			f.Rules = make([]RuleSection, len(rules))
 			for i, r := range rules {
-				if err := md.PrimitiveDecode(r, &f.Rules[i]); err != nil {
-					errs = append(errs, tomlErr(err, fmt.Sprintf("rules[%d]", i)))
-				}
+				errs = append(errs, decodeKnown(&md, r, &f.Rules[i], fmt.Sprintf("rules[%d]", i))...)
 			}
 		case "notifiers":
 			if err := md.PrimitiveDecode(prim, &raw.notifiers); err != nil {
@@ -226,12 +226,10 @@ func decodeFile(path string, src string, env Env) (*File, *rawConfig, []error) {
 		default:
 			dst, ok := sections[key]
 			if !ok {
-				continue // reported as undecoded below
-			}
-			if err := md.PrimitiveDecode(prim, dst); err != nil {
-				errs = append(errs, tomlErr(err, key))
+				errs = append(errs, fieldErr(key, "unknown key"))
 				continue
 			}
+			errs = append(errs, decodeKnown(&md, prim, dst, key)...)
 			errs = append(errs, env.resolve(dst, key)...)
 		}
 	}
@@ -241,39 +239,58 @@ func decodeFile(path string, src string, env Env) (*File, *rawConfig, []error) {
 	return &f, raw, errs
 }
 
+// decodeSection decodes a table into the struct dst points to one key at a
+// time, so that a bad value is reported without stopping the other keys
+// (BurntSushi stops at the first error), and returns the keys no field takes.
+func decodeSection(md *toml.MetaData, prim toml.Primitive, dst any, path string) (errs []error, unknown []string) {
+	var keys map[string]toml.Primitive
+	if err := md.PrimitiveDecode(prim, &keys); err != nil {
+		return []error{tomlErr(err, path)}, nil
+	}
+	rv := reflect.ValueOf(dst).Elem()
+	fields := map[string]reflect.Value{}
+	for i := 0; i < rv.NumField(); i++ {
+		if k := tomlKey(rv.Type().Field(i)); k != "" {
+			fields[k] = rv.Field(i)
+		}
+	}
+	names := make([]string, 0, len(keys))
+	for k := range keys {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		f, ok := fields[k]
+		if !ok {
+			unknown = append(unknown, k)
+			continue
+		}
+		if err := md.PrimitiveDecode(keys[k], f.Addr().Interface()); err != nil {
+			errs = append(errs, tomlErr(err, joinPath(path, k)))
+		}
+	}
+	return errs, unknown
+}
+
+// unknownKeyErrs reports keys no field took.
+func unknownKeyErrs(path string, unknown []string) []error {
+	var errs []error
+	for _, k := range unknown {
+		errs = append(errs, fieldErr(joinPath(path, k), "unknown key"))
+	}
+	return errs
+}
+
+// decodeKnown is decodeSection with unknown keys reported as errors.
+func decodeKnown(md *toml.MetaData, prim toml.Primitive, dst any, path string) []error {
+	errs, unknown := decodeSection(md, prim, dst, path)
+	return append(errs, unknownKeyErrs(path, unknown)...)
+}
+
 // rawConfig holds the notifier tables until their packages decode them.
 type rawConfig struct {
 	md        *toml.MetaData
 	notifiers map[string]toml.Primitive
-}
-
-// unknownKeys reports every key no decoder consumed. Call it after every
-// notifier table has been decoded. BurntSushi's keys inside arrays of tables
-// carry no index, so "rules.x" is reported for every rules[i] that has x.
-func (r *rawConfig) unknownKeys(lines keyLines, nrules int) []error {
-	var errs []error
-	for _, k := range r.md.Undecoded() {
-		path := ""
-		for _, part := range k {
-			path = joinPath(path, part)
-		}
-		rest, isRule := strings.CutPrefix(path, "rules.")
-		if !isRule {
-			errs = append(errs, fieldErr(path, "unknown key"))
-			continue
-		}
-		found := false
-		for i := range nrules {
-			if p := fmt.Sprintf("rules[%d].%s", i, rest); lines[p] > 0 {
-				errs = append(errs, fieldErr(p, "unknown key"))
-				found = true
-			}
-		}
-		if !found {
-			errs = append(errs, fieldErr(path, "unknown key"))
-		}
-	}
-	return errs
 }
 
 // tomlErr converts a decoder error into a ConfigError, keeping its line.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"net/url"
 	"sort"
 	"strings"
@@ -101,7 +102,6 @@ func Parse(name, src string, env Env, opts LoadOptions) (*Config, error) {
 		errs = append(errs, fieldErr("templates.files", "%s", err))
 	}
 	errs = append(errs, c.buildNotifiers(raw, env, set, opts.Builders)...)
-	errs = append(errs, raw.unknownKeys(lines, len(f.Rules))...)
 	errs = append(errs, c.buildRules(raw)...)
 	if secrets := f.secrets(); len(secrets) > 0 {
 		c.verifier, err = NewVerifier(secrets, f.Replicate.Tolerance.Duration, time.Now)
@@ -129,8 +129,9 @@ func (c *Config) buildNotifiers(raw *rawConfig, env Env, set *templates.Set, bui
 		path := joinPath("notifiers", name)
 		prim := raw.notifiers[name]
 		var common notifierSection
-		if err := raw.md.PrimitiveDecode(prim, &common); err != nil {
-			errs = append(errs, tomlErr(err, path))
+		cerrs, notCommon := decodeSection(raw.md, prim, &common, path)
+		if len(cerrs) > 0 {
+			errs = append(errs, cerrs...)
 			continue
 		}
 		build, ok := builders[common.Type]
@@ -139,10 +140,15 @@ func (c *Config) buildNotifiers(raw *rawConfig, env Env, set *templates.Set, bui
 			continue
 		}
 		decode := func(v any) error {
-			if err := raw.md.PrimitiveDecode(prim, v); err != nil {
-				return tomlErr(err, path)
+			derrs, notPackage := decodeSection(raw.md, prim, v, path)
+			var unknown []string // keys neither relay nor the notifier package takes
+			for _, k := range notCommon {
+				if slices.Contains(notPackage, k) {
+					unknown = append(unknown, k)
+				}
 			}
-			return errors.Join(env.resolve(v, path)...)
+			derrs = append(derrs, unknownKeyErrs(path, unknown)...)
+			return errors.Join(append(derrs, env.resolve(v, path)...)...)
 		}
 		n, tmpl, err := build(decode)
 		if err != nil {
