@@ -115,3 +115,30 @@ func TestTestCommandGolden(t *testing.T) {
 		})
 	}
 }
+
+// TestQueryTemplatedRecipientLoads: a `to` taken only from the query renders
+// empty for the samples; that is not a config error.
+func TestQueryTemplatedRecipientLoads(t *testing.T) {
+	p := writeConfig(t, t.TempDir(), "[replicate]\nsecret = \""+e2eSecret+"\"\n[notifiers.mail]\ntype = \"email\"\nhost = \"smtp.example.com\"\nfrom = \"hooknote <relay@example.com>\"\nto = [\"{{ .Query.notify }}\"]\nallow_to = [\"*@example.com\"]\n[[rules]]\nnotify = [\"mail\"]\n")
+	if code, out, errOut := runCLI(t, nil, "check", "-config", p); code != 0 {
+		t.Errorf("check = %d:\n%s%s", code, out, errOut)
+	}
+}
+
+// TestCheckHidesSecretValues: a broken secret line is reported without its
+// value.
+func TestCheckHidesSecretValues(t *testing.T) {
+	for _, tc := range []struct{ line, secret string }{
+		{`secret = whsecUnquotedSecret`, "UnquotedSecret"},
+		{`secret = "whsec_${word-secret-xyz}"`, "word-secret-xyz"},
+		{`secret = "whsec_abc${unterminated-secret"`, "unterminated-secret"},
+	} {
+		code, out, errOut := runCLI(t, nil, "check", "-config", writeConfig(t, t.TempDir(), "[replicate]\n"+tc.line+"\n"))
+		if code != 1 {
+			t.Errorf("check of %q = %d, want 1", tc.line, code)
+		}
+		if strings.Contains(out+errOut, tc.secret) {
+			t.Errorf("check of %q prints the secret:\n%s%s", tc.line, out, errOut)
+		}
+	}
+}

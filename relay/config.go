@@ -301,7 +301,10 @@ func tomlErr(err error, path string) error {
 		if pe.LastKey != "" {
 			p = pe.LastKey
 		}
-		return &ConfigError{Line: pe.Position.Line, Path: p, Msg: pe.Message}
+		// "expected value but found \"…\" instead" would print what was
+		// found: possibly an unquoted secret.
+		msg, _, _ := strings.Cut(pe.Message, " but found ")
+		return &ConfigError{Line: pe.Position.Line, Path: p, Msg: msg}
 	}
 	msg := err.Error()
 	msg = strings.TrimPrefix(msg, "toml: ")

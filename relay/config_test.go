@@ -162,3 +162,23 @@ func TestSizeRateDuration(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigErrorsOneLine: every problem is one line, whatever the keys and
+// values hold.
+func TestConfigErrorsOneLine(t *testing.T) {
+	for _, src := range []string{
+		"[[rules]]\nquery = { \"x\\ny\" = \"[\" }\nnotify = [\"a\"]\n",
+		"[replicate]\nallow_unsigned = true\n[notifiers.\"a\\nb\"]\ntype = \"nope\"\n",
+		"x = \"a\\\n",
+	} {
+		_, err := Parse("c.toml", src, testEnv(t, nil), LoadOptions{Builders: fakeBuilders(nil)})
+		if err == nil {
+			t.Fatalf("Parse(%q) succeeded", src)
+		}
+		for _, e := range flatten([]error{err}) {
+			if strings.ContainsAny(e.Error(), "\r\n") {
+				t.Errorf("Parse(%q) error %q spans several lines", src, e)
+			}
+		}
+	}
+}

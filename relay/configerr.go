@@ -27,12 +27,15 @@ func (e *ConfigError) Error() string {
 		b.WriteString(": ")
 	}
 	if e.Path != "" {
-		b.WriteString(e.Path)
+		b.WriteString(controlEscaper.Replace(e.Path))
 		b.WriteString(": ")
 	}
-	b.WriteString(e.Msg)
+	b.WriteString(controlEscaper.Replace(e.Msg))
 	return b.String()
 }
+
+// controlEscaper keeps every problem on one line.
+var controlEscaper = strings.NewReplacer("\r", `\r`, "\n", `\n`, "\t", " ")
 
 func fieldErr(path, format string, args ...any) error {
 	return &ConfigError{Path: path, Msg: fmt.Sprintf(format, args...)}

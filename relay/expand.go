@@ -1,7 +1,9 @@
 package relay
 
 import (
+	"errors"
 	"fmt"
+	"strconv"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -52,11 +54,19 @@ func (e Env) expandString(s string) (string, error) {
 		case hasDef && v == "":
 			v = def
 		case !ok:
-			return "", fmt.Errorf("environment variable %q is not set (use ${%s:-default} for a default)", name, name)
+			return "", &unsetVarError{name: name}
 		}
 		b.WriteString(v)
 		s = s[i+end+1:]
 	}
+}
+
+// unsetVarError names a ${VAR} that is not set; unlike the syntax errors it
+// quotes nothing of the value, so it is safe to show for a secret too.
+type unsetVarError struct{ name string }
+
+func (e *unsetVarError) Error() string {
+	return fmt.Sprintf("environment variable %q is not set (use ${%s:-default} for a default)", e.name, e.name)
 }
 
 func validEnvName(name string) bool {
@@ -167,8 +177,12 @@ func (e Env) resolveValue(f reflect.Value, path string) []error {
 	switch {
 	case f.Type() == secretType:
 		s, err := e.expandString(f.Interface().(notifiers.Secret).Reveal())
-		if err != nil {
+		var unset *unsetVarError
+		switch {
+		case errors.As(err, &unset):
 			return []error{fieldErr(path, "%v", err)}
+		case err != nil: // the message would quote part of the secret
+			return []error{fieldErr(path, "bad ${VAR} reference (the value is a secret and is not shown)")}
 		}
 		f.Set(reflect.ValueOf(notifiers.NewSecret(s)))
 	case f.Kind() == reflect.String:
@@ -225,10 +239,23 @@ func joinPath(path, key string) string {
 	if path == "" {
 		return key
 	}
-	if strings.ContainsAny(key, ". \"") {
-		key = fmt.Sprintf("%q", key)
+	if !bareKey(key) {
+		key = strconv.Quote(key)
 	}
 	return path + "." + key
+}
+
+// bareKey reports whether key can be printed unquoted in a path.
+func bareKey(key string) bool {
+	if key == "" {
+		return false
+	}
+	for _, c := range key {
+		if !(c == '_' || c == '-' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) {
+			return false
+		}
+	}
+	return true
 }
 
 func lastKey(path string) string {

@@ -214,7 +214,11 @@ func (c *Config) renderSamples(samples []Sample) []error {
 		for _, name := range c.NotifierNames() {
 			e := c.notifiers[name]
 			ev.Rule, ev.Notifier = "sample", name
-			if _, tmplErr, fatal := e.tmpl.render(ev, "sample"); tmplErr != nil || fatal != nil {
+			_, tmplErr, fatal := e.tmpl.render(ev, "sample")
+			if errors.Is(fatal, errNoRecipients) {
+				fatal = nil // recipients from the query may be absent in a sample
+			}
+			if tmplErr != nil || fatal != nil {
 				errs = append(errs, fieldErr(joinPath("notifiers", name), "rendering sample %q: %s", s.Name, oneLine(errors.Join(tmplErr, fatal).Error())))
 			}
 		}

@@ -61,6 +61,10 @@ func compileTemplates(set *templates.Set, path string, t notifiers.Templates) (*
 // recipients a message cannot be sent.
 var errRecipients = errors.New("render recipients")
 
+// errNoRecipients marks recipients that rendered empty: for this event
+// (e.g. a query parameter it lacks), not a broken template.
+var errNoRecipients = errors.New("no recipients")
+
 // render renders the message for ev. A failing subject, text, HTML or
 // channel template is replaced by the built-in fallback and reported in
 // tmplErr; the message is still sendable. A failing recipient template is
@@ -84,7 +88,7 @@ func (c *compiled) render(ev *Event, id string) (m notifiers.Message, tmplErr er
 	m.HTML = exec(c.html, func() string { return "" })
 	m.Channel = exec(c.channel, func() string { return "" })
 	if c.channel != nil && m.Channel == "" {
-		return m, errors.Join(errs...), fmt.Errorf("%w: channel rendered empty", errRecipients)
+		return m, errors.Join(errs...), fmt.Errorf("%w: %w: channel rendered empty", errRecipients, errNoRecipients)
 	}
 	var rerrs []error
 	for _, l := range []struct {
@@ -106,7 +110,7 @@ func (c *compiled) render(ev *Event, id string) (m notifiers.Message, tmplErr er
 		return m, errors.Join(errs...), fmt.Errorf("%w: %w", errRecipients, errors.Join(rerrs...))
 	}
 	if c.to != nil && len(m.To) == 0 {
-		return m, errors.Join(errs...), fmt.Errorf("%w: every \"to\" rendered empty", errRecipients)
+		return m, errors.Join(errs...), fmt.Errorf("%w: %w: every \"to\" rendered empty", errRecipients, errNoRecipients)
 	}
 	return m, errors.Join(errs...), nil
 }

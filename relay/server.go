@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"sync/atomic"
@@ -87,7 +88,11 @@ func (r *Relay) intake(req *http.Request, w http.ResponseWriter, cfg *Config) (i
 		if errors.As(err, &mbe) {
 			return http.StatusRequestEntityTooLarge, answer{Error: "body larger than server.max_body"}, []slog.Attr{slog.String("result", "too_large")}
 		}
-		return http.StatusBadRequest, answer{Error: "read body: " + err.Error()}, []slog.Attr{slog.String("result", "bad_request")}
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return http.StatusRequestTimeout, answer{Error: "timed out reading the body"}, []slog.Attr{slog.String("result", "bad_request")}
+		}
+		return http.StatusBadRequest, answer{Error: "could not read the body"}, []slog.Attr{slog.String("result", "bad_request"), slog.String("error", err.Error())}
 	}
 	if cfg.verifier != nil {
 		if err := cfg.verifier.Verify(req.Header, body); err != nil {

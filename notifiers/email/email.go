@@ -129,7 +129,10 @@ func (n *Notifier) message(m notifiers.Message, now time.Time) (*mail.Msg, error
 	if len(bcc) > 0 { // go-mail puts Bcc in the envelope, never in a header
 		msg.BccMailAddress(bcc...)
 	}
-	msg.Subject(oneLine(m.Subject))
+	// A literal "=?" could read as an RFC 2047 encoded word hiding CR/LF
+	// (=?utf-8?b?DQpCY2M6…?=): break it with a zero-width space, which also
+	// makes go-mail encode the whole subject.
+	msg.Subject(strings.ReplaceAll(oneLine(m.Subject), "=?", "=\u200b?"))
 	if id := messageID(m.ID); id != "" {
 		msg.SetMessageIDWithValue(id)
 	} else {

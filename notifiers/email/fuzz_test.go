@@ -156,16 +156,13 @@ func checkParts(t *testing.T, parsed *mail.Message, hasHTML bool) {
 }
 
 // checkSubject checks that the Subject header decodes to the subject given,
-// on one line. A subject that itself holds an encoded-word ("=?utf-8?b?…?=")
-// is sent as it is and decodes to whatever that word holds, line breaks
-// included; only that it parses is checked then (see the hostile-input
-// notes).
+// on one line. A literal "=?" in the subject is sent broken by a zero-width
+// space, so that an encoded-word in the payload ("=?utf-8?b?…?=") cannot
+// decode to line breaks in a mail reader.
 func checkSubject(t *testing.T, header, subject string) {
 	t.Helper()
 	got, err := new(mime.WordDecoder).DecodeHeader(header)
-	if strings.Contains(subject, "=?") {
-		return
-	}
+	got = strings.ReplaceAll(got, "=\u200b?", "=?")
 	// Header folding and net/mail's trimming change white space only.
 	want := strings.Join(strings.Fields(strings.ToValidUTF8(oneLine(subject), "\uFFFD")), " ")
 	if err != nil || strings.ContainsAny(got, "\r\n") || strings.Join(strings.Fields(got), " ") != want {
