@@ -3,10 +3,10 @@ package relay
 import (
 	"errors"
 	"fmt"
-	"strconv"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 
 	"github.com/hooknote/hooknote/notifiers"
