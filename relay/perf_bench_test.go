@@ -7,6 +7,7 @@ package relay
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -41,6 +42,33 @@ func BenchmarkDecodeEvent(b *testing.B) {
 	b.SetBytes(int64(len(body)))
 	for b.Loop() {
 		if _, err := DecodeEvent(body, q, now); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// plainPrediction is the struct bench/baseline's verify mode decodes into.
+type plainPrediction struct {
+	ID, Model, Version, Deployment, Source, Logs, Status, Webhook string
+	Input                                                         map[string]any
+	Output, Error                                                 any
+	CreatedAt                                                     time.Time  `json:"created_at"`
+	StartedAt                                                     *time.Time `json:"started_at"`
+	CompletedAt                                                   *time.Time `json:"completed_at"`
+	URLs                                                          struct{ Get, Cancel, Web, Stream string }
+	Metrics                                                       map[string]float64
+}
+
+// BenchmarkDecodePlain is the reference for BenchmarkDecodeEvent: one
+// encoding/json decode of the same body into a plain struct, as the verify
+// baseline server does.
+func BenchmarkDecodePlain(b *testing.B) {
+	body := body19K(b)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		var p plainPrediction
+		if err := json.Unmarshal(body, &p); err != nil || p.ID == "" {
 			b.Fatal(err)
 		}
 	}
