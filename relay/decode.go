@@ -21,106 +21,79 @@ func badRequest(format string, args ...any) error {
 	return &BadRequestError{Reason: fmt.Sprintf(format, args...)}
 }
 
-// wireEvent is the payload's known fields, each kept raw so that an
-// unexpected type in one field never rejects the webhook (only id and status
-// must be strings).
-type wireEvent struct {
-	ID          json.RawMessage `json:"id"`
-	Status      json.RawMessage `json:"status"`
-	Model       json.RawMessage `json:"model"`
-	Version     json.RawMessage `json:"version"`
-	Deployment  json.RawMessage `json:"deployment"`
-	Source      json.RawMessage `json:"source"`
-	Input       json.RawMessage `json:"input"`
-	Output      json.RawMessage `json:"output"`
-	Logs        json.RawMessage `json:"logs"`
-	Error       json.RawMessage `json:"error"`
-	CreatedAt   json.RawMessage `json:"created_at"`
-	StartedAt   json.RawMessage `json:"started_at"`
-	CompletedAt json.RawMessage `json:"completed_at"`
-	Metrics     json.RawMessage `json:"metrics"`
-	URLs        json.RawMessage `json:"urls"`
-	Webhook     json.RawMessage `json:"webhook"`
+// DecodeEvent checks and decodes a webhook body completely, as templates
+// see it. query is the request URL's query; it becomes Event.Query and
+// decides the kind when it has `kind`. Errors are *BadRequestError.
+func DecodeEvent(body []byte, query url.Values, receivedAt time.Time) (*Event, error) {
+	return decodeEvent(body, query, receivedAt, true)
 }
 
-// DecodeEvent checks and decodes a webhook body. query is the request URL's
-// query; it becomes Event.Query and decides the kind when it has `kind`.
-// Errors are *BadRequestError.
-func DecodeEvent(body []byte, query url.Values, receivedAt time.Time) (*Event, error) {
-	if err := checkJSON(body); err != nil {
+// decodeEvent checks body in one pass that also finds its top-level members
+// and decodes them. Unless full is set, it leaves out what only templates and
+// `when` expressions read (input, output, logs, error, metrics, the raw
+// map): intake decodes only what matching needs, and the dispatcher decodes
+// the rest from the stored bytes.
+func decodeEvent(body []byte, query url.Values, receivedAt time.Time, full bool) (*Event, error) {
+	var top topFields
+	if err := checkJSONFields(body, &top); err != nil {
 		return nil, &BadRequestError{Reason: err.Error()}
-	}
-	var w wireEvent
-	if err := json.Unmarshal(body, &w); err != nil {
-		return nil, badRequest("decode body: %v", err)
 	}
 	ev := &Event{ReceivedAt: receivedAt}
 	var ok bool
-	if ev.ID, ok = rawString(w.ID); !ok || ev.ID == "" {
+	if ev.ID, ok = top.str(fID); !ok || ev.ID == "" {
 		return nil, badRequest("body has no \"id\" string")
 	}
-	if ev.Status, ok = rawString(w.Status); !ok || ev.Status == "" {
+	if ev.Status, ok = top.str(fStatus); !ok || ev.Status == "" {
 		return nil, badRequest("body has no \"status\" string")
 	}
 	ev.Terminal = isTerminal(ev.Status)
-	ev.Model, _ = rawString(w.Model)
-	ev.Version, _ = rawString(w.Version)
-	ev.Deployment, _ = rawString(w.Deployment)
-	ev.Source, _ = rawString(w.Source)
-	ev.Logs, _ = rawString(w.Logs)
-	ev.Error = rawText(w.Error)
-	ev.webhook, _ = rawString(w.Webhook)
-	ev.CreatedAt = rawTime(w.CreatedAt)
-	ev.StartedAt = rawTime(w.StartedAt)
-	ev.CompletedAt = rawTime(w.CompletedAt)
-	_ = json.Unmarshal(w.Input, &ev.Input)
-	_ = json.Unmarshal(w.Output, &ev.Output)
-	ev.Metrics = decodeMetrics(w.Metrics)
-	ev.URLs = decodeURLs(w.URLs)
+	ev.Model, _ = top.str(fModel)
+	ev.Version, _ = top.str(fVersion)
+	ev.Deployment, _ = top.str(fDeployment)
+	ev.Source, _ = top.str(fSource)
+	ev.webhook, _ = top.str(fWebhook)
 	ev.Query = firstValues(query)
-	ev.Kind = detectKind(query.Get("kind"), ev.Output, ev.URLs.Get)
+	if full {
+		ev.CreatedAt = top.time(fCreatedAt)
+		ev.StartedAt = top.time(fStartedAt)
+		ev.CompletedAt = top.time(fCompletedAt)
+		ev.Logs, _ = top.str(fLogs)
+		ev.Error = top.text(fError)
+		_ = json.Unmarshal(top.raw[fInput], &ev.Input)
+		_ = json.Unmarshal(top.raw[fOutput], &ev.Output)
+		_ = json.Unmarshal(body, &ev.Raw)
+		ev.Metrics = decodeMetrics(top.raw[fMetrics])
+		ev.URLs = decodeURLs(top.raw[fURLs])
+		ev.Kind = detectKind(query.Get("kind"), trainingOutput(top.raw[fOutput]), ev.URLs.Get)
+		return ev, nil
+	}
+	ev.Kind = query.Get("kind")
+	if ev.Kind != "training" && ev.Kind != "prediction" {
+		// Only a training's urls mention /trainings/: decode them just then.
+		if bytes.Contains(top.raw[fURLs], []byte("/trainings/")) {
+			ev.URLs = decodeURLs(top.raw[fURLs])
+		}
+		ev.Kind = detectKind("", trainingOutput(top.raw[fOutput]), ev.URLs.Get)
+	}
 	return ev, nil
 }
 
-// rawString returns a JSON string's value; ok is false for any other type.
-func rawString(raw json.RawMessage) (string, bool) {
-	if len(raw) == 0 || raw[0] != '"' {
-		return "", false
+// trainingOutput reports whether a raw output is an object with version and
+// weights: a training's.
+func trainingOutput(raw []byte) bool {
+	if len(raw) == 0 || raw[0] != '{' {
+		return false
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return "", false
+	var o struct {
+		Version json.RawMessage `json:"version"`
+		Weights json.RawMessage `json:"weights"`
 	}
-	return s, true
-}
-
-// rawText is a string's value, "" for null or absent, and the JSON text of
-// anything else (error may be an object).
-func rawText(raw json.RawMessage) string {
-	if s, ok := rawString(raw); ok {
-		return s
-	}
-	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
-		return ""
-	}
-	return string(raw)
-}
-
-func rawTime(raw json.RawMessage) time.Time {
-	s, ok := rawString(raw)
-	if !ok {
-		return time.Time{}
-	}
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return time.Time{}
-	}
-	return t
+	return json.Unmarshal(raw, &o) == nil && o.Version != nil && o.Weights != nil
 }
 
 func decodeMetrics(raw json.RawMessage) Metrics {
 	var m map[string]any
-	if err := json.Unmarshal(raw, &m); err != nil || m == nil {
+	if len(raw) == 0 || raw[0] != '{' || json.Unmarshal(raw, &m) != nil || m == nil {
 		return Metrics{}
 	}
 	out := Metrics{}
@@ -139,16 +112,12 @@ func decodeMetrics(raw json.RawMessage) Metrics {
 }
 
 func decodeURLs(raw json.RawMessage) URLs {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &m); err != nil {
+	var m map[string]any
+	if len(raw) == 0 || raw[0] != '{' || json.Unmarshal(raw, &m) != nil {
 		return URLs{}
 	}
-	var u URLs
-	u.Web, _ = rawString(m["web"])
-	u.Get, _ = rawString(m["get"])
-	u.Cancel, _ = rawString(m["cancel"])
-	u.Stream, _ = rawString(m["stream"])
-	return u
+	s := func(k string) string { v, _ := m[k].(string); return v }
+	return URLs{Web: s("web"), Get: s("get"), Cancel: s("cancel"), Stream: s("stream")}
 }
 
 func firstValues(q url.Values) map[string]string {
@@ -164,16 +133,12 @@ func firstValues(q url.Values) map[string]string {
 // detectKind decides prediction or training (DESIGN §4): ?kind= on the URL
 // wins; then an output object with version and weights; then /trainings/ in
 // urls.get; else prediction.
-func detectKind(queryKind string, output any, getURL string) string {
+func detectKind(queryKind string, trainingOutput bool, getURL string) string {
 	if queryKind == "training" || queryKind == "prediction" {
 		return queryKind
 	}
-	if o, ok := output.(map[string]any); ok {
-		_, v := o["version"]
-		_, w := o["weights"]
-		if v && w {
-			return "training"
-		}
+	if trainingOutput {
+		return "training"
 	}
 	if strings.Contains(getURL, "/trainings/") {
 		return "training"

@@ -2,32 +2,34 @@ package relay
 
 import (
 	"errors"
+	"os"
 	"net/url"
 	"testing"
 	"time"
 )
 
 func TestDetectKind(t *testing.T) {
-	trainingOutput := map[string]any{"version": "acme/x:1", "weights": "https://w"}
+	training := `{"version": "acme/x:1", "weights": "https://w"}`
 	cases := []struct {
 		name      string
 		queryKind string
-		output    any
+		output    string
 		get       string
 		want      string
 	}{
-		{name: "query wins over output", queryKind: "prediction", output: trainingOutput, want: "prediction"},
+		{name: "query wins over output", queryKind: "prediction", output: training, want: "prediction"},
 		{name: "query training", queryKind: "training", want: "training"},
 		{name: "bad query kind ignored", queryKind: "bogus", want: "prediction"},
-		{name: "output version+weights", output: trainingOutput, want: "training"},
-		{name: "output version only", output: map[string]any{"version": "x"}, want: "prediction"},
+		{name: "output version+weights", output: training, want: "training"},
+		{name: "output version only", output: `{"version": "x"}`, want: "prediction"},
+		{name: "output list", output: `["https://x"]`, want: "prediction"},
 		{name: "urls.get trainings", get: "https://api.replicate.com/v1/trainings/abc", want: "training"},
 		{name: "urls.get predictions", get: "https://api.replicate.com/v1/predictions/abc", want: "prediction"},
 		{name: "nothing", want: "prediction"},
 	}
 	for _, tc := range cases {
-		if got := detectKind(tc.queryKind, tc.output, tc.get); got != tc.want {
-			t.Errorf("%s: detectKind(%q, %v, %q) = %q, want %q", tc.name, tc.queryKind, tc.output, tc.get, got, tc.want)
+		if got := detectKind(tc.queryKind, trainingOutput([]byte(tc.output)), tc.get); got != tc.want {
+			t.Errorf("%s: detectKind(%q, %s, %q) = %q, want %q", tc.name, tc.queryKind, tc.output, tc.get, got, tc.want)
 		}
 	}
 }
@@ -82,6 +84,35 @@ func TestCheckQuery(t *testing.T) {
 		err := checkQuery(&Event{webhook: tc.webhook}, q)
 		if (err == nil) != tc.ok {
 			t.Errorf("checkQuery(webhook %q, query %q) = %v, want ok=%v", tc.webhook, tc.query, err, tc.ok)
+		}
+	}
+}
+
+// TestIntakeDecodeAgrees: intake's partial decode agrees with the full one
+// on everything matching reads, for every sample.
+func TestIntakeDecodeAgrees(t *testing.T) {
+	samples, err := SamplesFromFS(os.DirFS("../testdata/samples"))
+	if err != nil || len(samples) == 0 {
+		t.Fatal(samples, err)
+	}
+	for _, s := range samples {
+		for _, query := range []string{s.Query, "", "kind=prediction"} {
+			q, _ := url.ParseQuery(query)
+			full, err := decodeEvent(s.Body, q, time.Unix(0, 0), true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			part, err := decodeEvent(s.Body, q, time.Unix(0, 0), false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if full.ID != part.ID || full.Status != part.Status || full.Kind != part.Kind || full.Model != part.Model ||
+				full.Deployment != part.Deployment || full.webhook != part.webhook {
+				t.Errorf("%s ?%s: partial decode %+v disagrees with full %+v", s.Name, query, part, full)
+			}
+			if full.Raw["id"] != full.ID {
+				t.Errorf("%s: Raw not decoded: %v", s.Name, full.Raw)
+			}
 		}
 	}
 }

@@ -38,7 +38,14 @@ const (
 // checkJSON makes one pass over body without recursion, so its time is linear
 // in the size of the body.
 func checkJSON(body []byte) error {
-	c := jsonChecker{b: body, keys: make([]keyRef, 0, maxSmallKeys), seed: maphash.MakeSeed()}
+	return checkJSONFields(body, nil)
+}
+
+// checkJSONFields is checkJSON that also records, in top, the raw value of
+// each top-level member whose key is one of topNames: intake's decoder then
+// needs no second pass over the body.
+func checkJSONFields(body []byte, top *topFields) error {
+	c := jsonChecker{b: body, keys: make([]keyRef, 0, maxSmallKeys), seed: maphash.MakeSeed(), top: top, field: -1}
 	return c.run()
 }
 
@@ -82,6 +89,9 @@ type jsonChecker struct {
 	keys     []keyRef                 // the keys of the open objects
 	arena    []byte                   // unescaped keys with escapes
 	seed     maphash.Seed             // random, so that no one can choose colliding keys
+	top      *topFields               // where top-level values are recorded, or nil
+	field    int                      // the topNames index of the member being read, or -1
+	valStart int                      // where that member's value starts
 }
 
 func (c *jsonChecker) run() error {
@@ -107,6 +117,10 @@ func (c *jsonChecker) run() error {
 		if err != nil {
 			return err
 		}
+		if c.field >= 0 && st == afterValue && c.depth == 1 {
+			c.top.raw[c.field] = c.b[c.valStart:c.i]
+			c.field = -1
+		}
 	}
 	return nil
 }
@@ -115,6 +129,9 @@ func (c *jsonChecker) value() (jsonState, error) {
 	c.skipSpace()
 	if c.i == len(c.b) {
 		return 0, c.unexpected(c.i)
+	}
+	if c.depth == 1 {
+		c.valStart = c.i
 	}
 	fold := c.foldNext
 	c.foldNext = false
@@ -225,6 +242,9 @@ func (c *jsonChecker) key() (jsonState, error) {
 	if c.depth == 1 {
 		k := c.keyBytes(ref)
 		c.foldNext = bytes.EqualFold(k, []byte("urls")) || bytes.EqualFold(k, []byte("metrics"))
+		if c.top != nil {
+			c.field = topIndex(k)
+		}
 	}
 	return wantValue, nil
 }

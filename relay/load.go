@@ -62,6 +62,7 @@ type Config struct {
 	Path      string
 	File      File
 	Rules     []*Rule
+	routes    *routes
 	notifiers map[string]*notifierEntry
 	verifier  *Verifier
 }
@@ -197,6 +198,7 @@ func (c *Config) buildRules(raw *rawConfig) []error {
 		}
 		c.Rules = append(c.Rules, r)
 	}
+	c.routes = newRoutes(c.Rules)
 	return errs
 }
 
@@ -244,7 +246,7 @@ func (c *Config) WriteRoutes(w io.Writer) error {
 		s := c.File.Rules[r.Index]
 		var q []string
 		for _, qc := range r.query {
-			q = append(q, qc.key+"="+qc.pattern)
+			q = append(q, qc.key+"="+qc.g.pattern)
 		}
 		stop := ""
 		if r.Stop {

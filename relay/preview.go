@@ -18,7 +18,7 @@ type Preview struct {
 // Previews renders every message ev would fire, in rule order.
 func (c *Config) Previews(ev *Event) []Preview {
 	var out []Preview
-	for _, p := range match(c.Rules, ev) {
+	for _, p := range c.routes.match(ev) {
 		e := c.notifiers[p.notifier]
 		cp := *ev
 		cp.Rule, cp.Notifier = p.rule, p.notifier

@@ -84,7 +84,7 @@ func TestMatchStop(t *testing.T) {
 		}
 		rules = append(rules, r)
 	}
-	got := match(rules, ev)
+	got := newRoutes(rules).match(ev)
 	want := []pair{{"a", "x"}, {"a", "y"}, {"c", "x"}}
 	if len(got) != len(want) {
 		t.Fatalf("match() = %v, want %v", got, want)

@@ -100,7 +100,7 @@ func (r *Relay) intake(req *http.Request, w http.ResponseWriter, cfg *Config) (i
 		}
 	}
 	now := r.now()
-	ev, err := DecodeEvent(body, req.URL.Query(), now)
+	ev, err := decodeEvent(body, req.URL.Query(), now, cfg.routes.needFull)
 	if err == nil {
 		err = checkQuery(ev, req.URL.Query())
 	}
@@ -108,7 +108,7 @@ func (r *Relay) intake(req *http.Request, w http.ResponseWriter, cfg *Config) (i
 		return http.StatusBadRequest, answer{Error: err.Error()}, []slog.Attr{slog.String("result", "bad_request"), slog.String("error", err.Error())}
 	}
 	attrs := []slog.Attr{slog.String("event_id", ev.ID), slog.String("status", ev.Status), slog.String("kind", ev.Kind)}
-	pairs := match(cfg.Rules, ev)
+	pairs := cfg.routes.match(ev)
 	wh := store.Webhook{
 		EventID: ev.ID, Status: ev.Status, Terminal: ev.Terminal,
 		Body: body, Query: req.URL.RawQuery, ReceivedAt: now,
