@@ -12,6 +12,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"runtime"
 	"strings"
 
 	"github.com/hooknote/hooknote/notifiers/email"
@@ -68,6 +69,13 @@ commands:
 `
 
 func main() {
+	// Every commit to the store ends in fdatasync, which holds its thread:
+	// with one P (one CPU, or a one-CPU cgroup quota) nothing else would run
+	// meanwhile and group commit would gather nothing. Two Ps let intake
+	// keep reading requests while a commit is on disk.
+	if runtime.GOMAXPROCS(0) < 2 {
+		runtime.GOMAXPROCS(2)
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

@@ -60,8 +60,11 @@ func tail(n int, v any) string {
 // slackEscape prints v with &, < and > escaped for Slack mrkdwn, so that it
 // cannot mention (<!channel>, <@U…>) or link (<url|text>).
 func slackEscape(v any) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(str(v))
+	return slackEscaper.Replace(str(v))
 }
+
+// slackEscaper is immutable and safe for concurrent use.
+var slackEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 
 // oneLine replaces every run of control characters (CR, LF, tab, …) and line
 // or paragraph separators in s by one space, and trims spaces at both ends.

@@ -77,7 +77,16 @@ func Open(path string, opts Options) (*DB, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	b, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: opts.LockTimeout})
+	b, err := bbolt.Open(path, 0o600, &bbolt.Options{
+		Timeout: opts.LockTimeout,
+		// The freelist is rebuilt at open instead of written at every
+		// commit: fewer pages per fsync. The map freelist stays fast as
+		// the file grows, and a larger first mmap means fewer remaps
+		// (each of which waits for every reader).
+		NoFreelistSync:  true,
+		FreelistType:    bbolt.FreelistMapType,
+		InitialMmapSize: 64 << 20,
+	})
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("open store: state file %q is locked by another hooknote?: %w", path, err)
 	}

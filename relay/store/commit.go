@@ -26,6 +26,7 @@ const (
 // by the caller's goroutine, off the committer's path.
 type enqueueReq struct {
 	ctx   context.Context
+	op    func(*txn) error // a job operation (complete, retry, kill…) instead of a webhook
 	w     *Webhook
 	wkey  []byte   // webhook-id key; nil when the webhook has no id
 	tkey  []byte   // terminal mark of the event
@@ -74,6 +75,36 @@ func (d *DB) enqueue(ctx context.Context, w *Webhook) (Enqueued, error) {
 		res := <-r.res // taken: its commit decides
 		return res.enq, res.err
 	}
+}
+
+// submit runs a job operation in the committer's next transaction, so that
+// completing, retrying and killing jobs share fsyncs with intake. op must
+// return ErrNotFound (or wrap it) before it writes anything; that error is
+// its caller's alone, any other error fails the whole transaction.
+func (d *DB) submit(ctx context.Context, op func(*txn) error) error {
+	r := &enqueueReq{ctx: ctx, op: op, res: make(chan enqueueResult, 1)}
+	select {
+	case d.reqs <- r:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case res := <-r.res:
+		return res.err
+	case <-ctx.Done():
+		if r.state.CompareAndSwap(reqPending, reqAbandoned) {
+			return ctx.Err()
+		}
+		return (<-r.res).err // taken: its commit decides
+	}
+}
+
+// size is the body bytes a request adds to a batch.
+func (r *enqueueReq) size() int {
+	if r.w == nil {
+		return 0
+	}
+	return len(r.w.Body)
 }
 
 // newEnqueueReq checks w against bbolt's limits and builds its keys.
@@ -126,12 +157,12 @@ func (d *DB) commitLoop() {
 
 // gather appends the requests already waiting, within the batch limits.
 func (d *DB) gather(batch []*enqueueReq) []*enqueueReq {
-	size := len(batch[0].w.Body)
+	size := batch[0].size()
 	for len(batch) < maxBatch && size < maxBatchBytes {
 		select {
 		case r := <-d.reqs:
 			batch = append(batch, r)
-			size += len(r.w.Body)
+			size += r.size()
 		default:
 			return batch
 		}
@@ -154,15 +185,23 @@ func (d *DB) commit(batch []*enqueueReq) {
 	if d.beforeCommit != nil {
 		d.beforeCommit(len(taken))
 	}
-	results := make([]Enqueued, len(taken))
+	results := make([]enqueueResult, len(taken))
 	err := d.bolt.Update(func(tx *bbolt.Tx) error {
 		t := openTxn(tx)
 		for i, r := range taken {
+			if r.op != nil {
+				if err := r.op(t); errors.Is(err, ErrNotFound) {
+					results[i].err = err // nothing written: this caller's alone
+				} else if err != nil {
+					return err
+				}
+				continue
+			}
 			res, err := d.apply(t, r)
 			if err != nil {
 				return err
 			}
-			results[i] = res
+			results[i].enq = res
 		}
 		return nil
 	})
@@ -174,7 +213,7 @@ func (d *DB) commit(batch []*enqueueReq) {
 			r.res <- enqueueResult{err: fmt.Errorf("commit: %w", err)}
 			continue
 		}
-		r.res <- enqueueResult{enq: results[i]}
+		r.res <- results[i]
 	}
 }
 

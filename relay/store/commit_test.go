@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 )
 
 // enqueueAll enqueues n webhooks concurrently, one job each, and returns
@@ -104,5 +105,53 @@ func TestEnqueueContextEnds(t *testing.T) {
 	}
 	if _, err := d.Enqueue(ctx, hook("w4", "ev4", "failed", t0, "r/slack")); !errors.Is(err, context.Canceled) {
 		t.Errorf("Enqueue(done ctx) = %v, want %v", err, context.Canceled)
+	}
+}
+
+// TestJobOpsShareCommits: Complete and Retry go through the committer and
+// share a transaction with webhooks; a missing job fails only its caller.
+func TestJobOpsShareCommits(t *testing.T) {
+	ctx := context.Background()
+	d := openTest(t, Options{})
+	mustEnqueue(t, d, hook("w1", "ev1", "failed", t0, "r/a", "r/b"))
+	jobs := mustClaim(t, d, t0, 10)
+	if len(jobs) != 2 {
+		t.Fatalf("claimed %d jobs, want 2", len(jobs))
+	}
+	before := d.commits.Load()
+	g := gate(d)
+	first := make(chan error, 1)
+	go func() {
+		_, err := d.Enqueue(ctx, hook("blocker", "ev0", "failed", t0, "r/a"))
+		first <- err
+	}()
+	g.held()
+	errs := make(chan error, 3)
+	go func() { errs <- d.Complete(ctx, jobs[0].ID) }()
+	go func() { errs <- d.Retry(ctx, jobs[1].ID, t0.Add(time.Minute), "503") }()
+	go func() { errs <- d.Complete(ctx, 9999) }()
+	g.release(3)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	var notFound, ok int
+	for range 3 {
+		switch err := <-errs; {
+		case errors.Is(err, ErrNotFound):
+			notFound++
+		case err == nil:
+			ok++
+		default:
+			t.Errorf("op error = %v", err)
+		}
+	}
+	if ok != 2 || notFound != 1 {
+		t.Errorf("ok = %d, not found = %d, want 2 and 1", ok, notFound)
+	}
+	if got := d.commits.Load() - before; got != 2 {
+		t.Errorf("commits = %d, want 2 (the blocker, then the three ops together)", got)
+	}
+	if got := keyCount(t, d, bucketJobs); got != 2 { // the retried one and the blocker's
+		t.Errorf("jobs = %d, want 2", got)
 	}
 }

@@ -208,8 +208,9 @@ func (d *DB) Kill(ctx context.Context, id uint64, attempted bool, lastErr string
 	})
 }
 
-// finish runs fn on pending job id in a write transaction, then ends the
-// job's lease whatever the outcome.
+// finish runs fn on pending job id in the committer's next transaction
+// (shared with other writes: one fsync for many), then ends the job's lease
+// whatever the outcome.
 func (d *DB) finish(ctx context.Context, op string, id uint64, fn func(*txn, *record) error) error {
 	leave, err := d.enter(ctx)
 	if err != nil {
@@ -217,8 +218,7 @@ func (d *DB) finish(ctx context.Context, op string, id uint64, fn func(*txn, *re
 	}
 	defer leave()
 	defer d.unlease(record{Job: Job{ID: id}})
-	err = d.bolt.Update(func(tx *bbolt.Tx) error {
-		t := openTxn(tx)
+	err = d.submit(ctx, func(t *txn) error {
 		r, err := t.get(t.jobs, id)
 		if err != nil {
 			return err
