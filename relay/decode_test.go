@@ -2,8 +2,8 @@ package relay
 
 import (
 	"errors"
-	"os"
 	"net/url"
+	"os"
 	"testing"
 	"time"
 )
