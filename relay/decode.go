@@ -61,7 +61,7 @@ func decodeEvent(body []byte, query url.Values, receivedAt time.Time, full bool)
 		ev.Error = top.text(fError)
 		_ = json.Unmarshal(top.raw[fInput], &ev.Input)
 		_ = json.Unmarshal(top.raw[fOutput], &ev.Output)
-		_ = json.Unmarshal(body, &ev.Raw)
+		ev.body = body
 		ev.Metrics = decodeMetrics(top.raw[fMetrics])
 		ev.URLs = decodeURLs(top.raw[fURLs])
 		ev.Kind = detectKind(query.Get("kind"), trainingOutput(top.raw[fOutput]), ev.URLs.Get)

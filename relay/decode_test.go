@@ -110,8 +110,8 @@ func TestIntakeDecodeAgrees(t *testing.T) {
 				full.Deployment != part.Deployment || full.webhook != part.webhook {
 				t.Errorf("%s ?%s: partial decode %+v disagrees with full %+v", s.Name, query, part, full)
 			}
-			if full.Raw["id"] != full.ID {
-				t.Errorf("%s: Raw not decoded: %v", s.Name, full.Raw)
+			if full.Raw()["id"] != full.ID {
+				t.Errorf("%s: Raw not decoded: %v", s.Name, full.Raw())
 			}
 		}
 	}

@@ -264,3 +264,17 @@ func TestTemplateFallback(t *testing.T) {
 		}
 	}
 }
+
+// TestRawInTemplates: .Raw reaches any payload field, decoded on demand.
+func TestRawInTemplates(t *testing.T) {
+	ev := loadSample(t, "prediction-failed.json", "customId=batch-7")
+	cfg, err := Parse("c.toml", strings.Replace(intakeConfig, `type = "fake"`, `type = "fake"`+"\n"+`text = "{{ .Raw.source }} {{ index .Raw.webhook_events_filter 1 }}"`, 1),
+		testEnv(t, nil), LoadOptions{Builders: fakeBuilders(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, tmplErr, fatal := cfg.notifiers["a"].tmpl.render(ev, "id")
+	if tmplErr != nil || fatal != nil || m.Text != "api completed" {
+		t.Errorf("render = %q, %v, %v, want %q", m.Text, tmplErr, fatal, "api completed")
+	}
+}

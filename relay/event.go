@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"encoding/json"
 	"time"
 )
 
@@ -35,9 +36,19 @@ type Event struct {
 	Notifier   string    // the notifier being rendered for (set when rendering)
 	ReceivedAt time.Time // when intake received the webhook
 
-	Raw map[string]any // the whole body, for anything not listed
-
 	webhook string // the signed body's webhook URL, when present
+	body    []byte // the raw body, for Raw
+	raw     map[string]any
+}
+
+// Raw returns the whole body as a map, for anything not listed: in a
+// template {{ .Raw.some_field }}, in a `when` expression Raw().some_field.
+// It is decoded on first use.
+func (e *Event) Raw() map[string]any {
+	if e.raw == nil && e.body != nil {
+		_ = json.Unmarshal(e.body, &e.raw)
+	}
+	return e.raw
 }
 
 // Metrics are the payload's metrics, in seconds.
