@@ -412,3 +412,13 @@ func waitDropped(t *testing.T, c net.Conn, trickle func(i int)) {
 		}
 	}
 }
+
+// TestHugeEventIDIs400: an id too long to key a dedupe record is a bad
+// request, not a 503 that Replicate would retry forever.
+func TestHugeEventIDIs400(t *testing.T) {
+	d, _ := startHostile(t)
+	tc := hostileCase{body: []byte(`{"id":"` + strings.Repeat("x", 40000) + `","status":"failed"}`)}
+	if got := d.send(t, tc, "msg_huge_id", time.Now()); got != 400 {
+		t.Errorf("status %d, want 400", got)
+	}
+}

@@ -21,6 +21,13 @@ func badRequest(format string, args ...any) error {
 	return &BadRequestError{Reason: fmt.Sprintf(format, args...)}
 }
 
+// Limits on the strings that key dedupe records: Replicate's ids are 26
+// characters, its statuses one word.
+const (
+	maxEventIDLen = 1024
+	maxStatusLen  = 64
+)
+
 // DecodeEvent checks and decodes a webhook body completely, as templates
 // see it. query is the request URL's query; it becomes Event.Query and
 // decides the kind when it has `kind`. Errors are *BadRequestError.
@@ -45,6 +52,9 @@ func decodeEvent(body []byte, query url.Values, receivedAt time.Time, full bool)
 	}
 	if ev.Status, ok = top.str(fStatus); !ok || ev.Status == "" {
 		return nil, badRequest("body has no \"status\" string")
+	}
+	if len(ev.ID) > maxEventIDLen || len(ev.Status) > maxStatusLen {
+		return nil, badRequest("\"id\" longer than %d bytes or \"status\" longer than %d", maxEventIDLen, maxStatusLen)
 	}
 	ev.Terminal = isTerminal(ev.Status)
 	ev.Model, _ = top.str(fModel)
