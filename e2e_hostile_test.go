@@ -349,11 +349,17 @@ func TestIntakeListenerLimits(t *testing.T) {
 	})
 	t.Run("1 MB header", func(t *testing.T) { checkHugeHeader(t, d) })
 	t.Run("max_in_flight", func(t *testing.T) {
-		hold := []net.Conn{slowBody(t, d), slowBody(t, d)} // two handlers busy reading
-		// An unsigned webhook: 401 while a slot is free (the slow ones may
-		// not have reached the handler yet), 503 once both are taken.
+		// Two handlers busy reading slow bodies, opened one after the other
+		// and given time to reach the handler before anything else is sent,
+		// so that no probe below races them for a slot.
+		hold := []net.Conn{slowBody(t, d)}
+		time.Sleep(300 * time.Millisecond)
+		hold = append(hold, slowBody(t, d))
+		time.Sleep(300 * time.Millisecond)
+		// An unsigned webhook: 401 while a slot is free (a slow one may not
+		// have reached the handler yet), 503 once both are taken.
 		var resp *http.Response
-		for start := time.Now(); time.Since(start) < time.Second; time.Sleep(50 * time.Millisecond) {
+		for start := time.Now(); time.Since(start) < 5*time.Second; time.Sleep(50 * time.Millisecond) {
 			var err error
 			resp, err = http.Post(d.intake, "application/json", strings.NewReader(`{"id":"a","status":"failed"}`))
 			if err != nil {
