@@ -32,6 +32,7 @@ type Relay struct {
 	draining atomic.Bool
 	ready    atomic.Bool
 	metrics  *Instruments
+	requests atomic.Uint64 // numbers the webhooks received, for log lines
 
 	mu    sync.Mutex
 	lanes map[string]*lane // per-notifier pacing, kept across reloads

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/hooknote/hooknote/relay/store"
@@ -52,8 +51,6 @@ func healthz(w http.ResponseWriter, _ *http.Request) {
 	io.WriteString(w, "ok\n")
 }
 
-var requestSeq atomic.Uint64
-
 // serveWebhook is the intake: cap, verify, decode, match, enqueue durably,
 // and only then answer 200 (DESIGN §1, §5).
 func (r *Relay) serveWebhook(w http.ResponseWriter, req *http.Request) {
@@ -65,7 +62,7 @@ func (r *Relay) serveWebhook(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	cfg := r.cfg.Load()
-	log := r.log.With("request_id", strconv.FormatUint(requestSeq.Add(1), 10))
+	log := r.log.With("request_id", strconv.FormatUint(r.requests.Add(1), 10))
 	status, ans, attrs := r.intake(req, w, cfg)
 	reply(w, status, ans)
 	took := time.Since(start)
