@@ -100,7 +100,7 @@ func compileRule(i int, s RuleSection, notifierNames map[string]bool) (*Rule, []
 		r.query = append(r.query, queryCond{key: k, g: g})
 	}
 	if s.When != "" {
-		prog, err := expr.Compile(s.When, expr.Env(Event{}), expr.AsBool())
+		prog, err := expr.Compile(s.When, expr.Env(&Event{}), expr.AsBool())
 		if err != nil {
 			errs = append(errs, fieldErr(p+".when", "%s", oneLine(err.Error())))
 		}

@@ -53,6 +53,7 @@ func TestRuleConditions(t *testing.T) {
 		{name: "when true", rule: RuleSection{When: "Metrics.PredictTime > 5 && Query.customId startsWith 'batch-'"}, ev: failed},
 		{name: "when false", rule: RuleSection{When: "Metrics.PredictTime > 30"}, ev: failed, want: `when "Metrics.PredictTime > 30" is false`},
 		{name: "when on input", rule: RuleSection{When: "Input.scale >= 4"}, ev: failed},
+		{name: "when on raw", rule: RuleSection{When: `Raw().source == "api" && Raw().data_removed == false`}, ev: failed},
 		{name: "first failing condition wins", rule: RuleSection{Kind: "training", Status: []string{"failed"}}, ev: failed, want: `kind "prediction" is not "training"`},
 	}
 	for _, tc := range cases {
