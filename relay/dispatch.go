@@ -2,7 +2,6 @@ package relay
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -126,14 +125,16 @@ func (r *Relay) deliver(ctx context.Context, j store.Job) {
 		r.kill(ctx, cfg, j, false, fmt.Sprintf("gave up after delivery.max_age %s; last error: %s", d.MaxAge.Duration, j.LastError), log)
 		return
 	}
-	if wait, ok := r.lane(e).reserve(now, maxInlineWait); !ok {
+	wait, ok := r.lane(e).reserve(now, maxInlineWait)
+	if !ok {
 		// Paused or paced for a while: give the worker back to other
 		// notifiers' jobs; this one is due again when its slot comes.
 		if err := r.store.Postpone(context.WithoutCancel(ctx), j.ID, now.Add(wait)); err != nil {
 			log.Error("postpone job", "error", err)
 		}
 		return
-	} else if wait > 0 {
+	}
+	if wait > 0 {
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -143,7 +144,7 @@ func (r *Relay) deliver(ctx context.Context, j store.Job) {
 		case <-t.C:
 		}
 	}
-	msg, err := r.message(ctx, e, j, log)
+	msg, happened, err := r.message(ctx, e, j, log)
 	if err != nil {
 		r.kill(ctx, cfg, j, false, err.Error(), log)
 		return
@@ -158,7 +159,7 @@ func (r *Relay) deliver(ctx context.Context, j store.Job) {
 			log.Error("record delivery", "error", cerr)
 		}
 		r.metrics.attempt(e.name, "delivered", took)
-		r.metrics.delivered(e.name, eventTime(j), r.now())
+		r.metrics.delivered(e.name, happened, r.now())
 		log.Info("delivered", "took", took)
 		return
 	}
@@ -199,18 +200,6 @@ func (r *Relay) failed(ctx context.Context, cfg *Config, e *notifierEntry, j sto
 	return "retry"
 }
 
-// eventTime is when the event a job is about happened: its completed_at,
-// else its receipt.
-func eventTime(j store.Job) time.Time {
-	var w struct {
-		CompletedAt time.Time `json:"completed_at"`
-	}
-	if json.Unmarshal(j.Body, &w) == nil && !w.CompletedAt.IsZero() {
-		return w.CompletedAt
-	}
-	return j.ReceivedAt
-}
-
 func (r *Relay) kill(ctx context.Context, cfg *Config, j store.Job, attempted bool, reason string, log *slog.Logger) {
 	var notice *store.NewJob
 	if od := cfg.File.Delivery.OnDead; od != "" && j.Notice == 0 {
@@ -232,24 +221,31 @@ func (r *Relay) release(j store.Job, log *slog.Logger) {
 }
 
 // message renders the job's message; a failing template falls back to the
-// built-in message (logged). The error is fatal for the job (no recipients).
-func (r *Relay) message(ctx context.Context, e *notifierEntry, j store.Job, log *slog.Logger) (notifiers.Message, error) {
+// built-in message (logged). It also returns when the event happened (its
+// completed_at, else its receipt), for the end-to-end latency. The error is
+// fatal for the job (no recipients).
+func (r *Relay) message(ctx context.Context, e *notifierEntry, j store.Job, log *slog.Logger) (notifiers.Message, time.Time, error) {
 	q, _ := url.ParseQuery(j.Query)
 	ev, err := DecodeEvent(j.Body, q, j.ReceivedAt)
 	if err != nil {
-		return notifiers.Message{}, fmt.Errorf("decode stored body: %w", err)
+		return notifiers.Message{}, time.Time{}, fmt.Errorf("decode stored body: %w", err)
+	}
+	happened := ev.CompletedAt
+	if happened.IsZero() {
+		happened = ev.ReceivedAt
 	}
 	ev.Rule, ev.Notifier = j.Rule, j.Notifier
-	id := fmt.Sprintf("%s.%s.%s.%s", ev.ID, ev.Status, j.Rule, j.Notifier)
+	id := messageID(ev, j.Rule, j.Notifier)
 	if j.Notice != 0 {
-		return noticeMessage(e.tmpl, ev, r.deadInfo(ctx, j.Notice), id)
+		m, err := noticeMessage(e.tmpl, ev, r.deadInfo(ctx, j.Notice), id)
+		return m, happened, err
 	}
 	m, tmplErr, fatal := e.tmpl.render(ev, id)
 	if tmplErr != nil {
 		r.metrics.fallback(e.name)
 		log.Error("template failed; sending the built-in fallback", "error", tmplErr)
 	}
-	return m, fatal
+	return m, happened, fatal
 }
 
 func (r *Relay) deadInfo(ctx context.Context, id uint64) deadInfo {

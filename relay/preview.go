@@ -22,7 +22,7 @@ func (c *Config) Previews(ev *Event) []Preview {
 		e := c.notifiers[p.notifier]
 		cp := *ev
 		cp.Rule, cp.Notifier = p.rule, p.notifier
-		m, tmplErr, fatal := e.tmpl.render(&cp, fmt.Sprintf("%s.%s.%s.%s", ev.ID, ev.Status, p.rule, p.notifier))
+		m, tmplErr, fatal := e.tmpl.render(&cp, messageID(ev, p.rule, p.notifier))
 		out = append(out, Preview{Rule: p.rule, Notifier: p.notifier, Message: m, TemplateErr: tmplErr, Err: fatal})
 	}
 	return out

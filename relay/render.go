@@ -129,12 +129,16 @@ func fallbackText(ev *Event, f notifiers.Format) string {
 	s := fmt.Sprintf("hooknote: %s %s is %s\nmodel: %s\nlink: %s\n(the configured template failed; this is the built-in fallback — see the hooknote log)",
 		ev.Kind, ev.ID, ev.Status, ev.Model, link)
 	if f == notifiers.Slack {
-		s = slackEscaper.Replace(s)
+		s = templates.SlackEscape(s)
 	}
 	return s
 }
 
-var slackEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+// messageID is a job's Message.ID: the same for every attempt of one
+// (event, status, rule, notifier).
+func messageID(ev *Event, rule, notifier string) string {
+	return ev.ID + "." + ev.Status + "." + rule + "." + notifier
+}
 
 // noticeMessage is the built-in on_dead notice about dead letter job.
 func noticeMessage(c *compiled, ev *Event, dead deadInfo, id string) (notifiers.Message, error) {
@@ -148,7 +152,7 @@ func noticeMessage(c *compiled, ev *Event, dead deadInfo, id string) (notifiers.
 		"Inspect and retry with: hooknote dead list; hooknote dead retry %d",
 		dead.rule, dead.notifier, ev.Kind, ev.ID, ev.Status, ev.Model, dead.attempts, dead.lastErr, dead.id)
 	if c.format == notifiers.Slack {
-		text = slackEscaper.Replace(text)
+		text = templates.SlackEscape(text)
 	}
 	m.Text = text
 	return m, nil

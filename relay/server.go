@@ -63,11 +63,11 @@ func (r *Relay) serveWebhook(w http.ResponseWriter, req *http.Request) {
 	}
 	cfg := r.cfg.Load()
 	log := r.log.With("request_id", strconv.FormatUint(r.requests.Add(1), 10))
-	status, ans, attrs := r.intake(req, w, cfg)
+	status, ans, result, attrs := r.intake(req, w, cfg)
 	reply(w, status, ans)
 	took := time.Since(start)
-	r.metrics.webhook(resultOf(attrs), took)
-	attrs = append(attrs, slog.Int("code", status), slog.Duration("took", took))
+	r.metrics.webhook(result, took)
+	attrs = append(attrs, slog.String("result", result), slog.Int("code", status), slog.Duration("took", took))
 	level := slog.LevelInfo
 	if status >= 400 {
 		level = slog.LevelWarn
@@ -75,34 +75,38 @@ func (r *Relay) serveWebhook(w http.ResponseWriter, req *http.Request) {
 	log.LogAttrs(req.Context(), level, "webhook", attrs...)
 }
 
-func (r *Relay) intake(req *http.Request, w http.ResponseWriter, cfg *Config) (int, answer, []slog.Attr) {
+// intake handles one webhook and returns the answer, the result recorded in
+// metrics and the log line ("accepted", "duplicate", "bad_signature", …), and
+// the other attributes of that log line.
+func (r *Relay) intake(req *http.Request, w http.ResponseWriter, cfg *Config) (int, answer, string, []slog.Attr) {
 	if r.draining.Load() {
-		return http.StatusServiceUnavailable, answer{Error: "shutting down"}, []slog.Attr{slog.String("result", "unavailable")}
+		return http.StatusServiceUnavailable, answer{Error: "shutting down"}, "unavailable", nil
 	}
 	body, err := readBody(w, req, int64(cfg.File.Server.MaxBody))
 	if err != nil {
 		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return http.StatusRequestEntityTooLarge, answer{Error: "body larger than server.max_body"}, []slog.Attr{slog.String("result", "too_large")}
-		}
 		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			return http.StatusRequestTimeout, answer{Error: "timed out reading the body"}, []slog.Attr{slog.String("result", "bad_request")}
+		switch {
+		case errors.As(err, &mbe):
+			return http.StatusRequestEntityTooLarge, answer{Error: "body larger than server.max_body"}, "too_large", nil
+		case errors.As(err, &ne) && ne.Timeout():
+			return http.StatusRequestTimeout, answer{Error: "timed out reading the body"}, "bad_request", nil
 		}
-		return http.StatusBadRequest, answer{Error: "could not read the body"}, []slog.Attr{slog.String("result", "bad_request"), slog.String("error", err.Error())}
+		return http.StatusBadRequest, answer{Error: "could not read the body"}, "bad_request", []slog.Attr{slog.String("error", err.Error())}
 	}
 	if cfg.verifier != nil {
 		if err := cfg.verifier.Verify(req.Header, body); err != nil {
-			return http.StatusUnauthorized, answer{Error: err.Error()}, []slog.Attr{slog.String("result", "bad_signature"), slog.String("error", err.Error())}
+			return http.StatusUnauthorized, answer{Error: err.Error()}, "bad_signature", []slog.Attr{slog.String("error", err.Error())}
 		}
 	}
 	now := r.now()
-	ev, err := decodeEvent(body, req.URL.Query(), now, cfg.routes.needFull)
+	query := req.URL.Query()
+	ev, err := decodeEvent(body, query, now, cfg.routes.needFull)
 	if err == nil {
-		err = checkQuery(ev, req.URL.Query())
+		err = checkQuery(ev, query)
 	}
 	if err != nil {
-		return http.StatusBadRequest, answer{Error: err.Error()}, []slog.Attr{slog.String("result", "bad_request"), slog.String("error", err.Error())}
+		return http.StatusBadRequest, answer{Error: err.Error()}, "bad_request", []slog.Attr{slog.String("error", err.Error())}
 	}
 	attrs := []slog.Attr{slog.String("event_id", ev.ID), slog.String("status", ev.Status), slog.String("kind", ev.Kind)}
 	pairs := cfg.routes.match(ev)
@@ -121,13 +125,11 @@ func (r *Relay) intake(req *http.Request, w http.ResponseWriter, cfg *Config) (i
 	attrs = append(attrs, slog.Any("matched", rules))
 	res, err := r.store.Enqueue(req.Context(), wh)
 	if err != nil {
-		r.log.Error("store enqueue", "error", err, "event_id", ev.ID)
-		return http.StatusServiceUnavailable, answer{Error: "cannot record the webhook durably; retry later"}, append(attrs, slog.String("result", "unavailable"))
+		return http.StatusServiceUnavailable, answer{Error: "cannot record the webhook durably; retry later"}, "unavailable", append(attrs, slog.String("error", err.Error()))
 	}
 	if res.Accepted > 0 {
 		r.wakeDispatcher()
 	}
-	dup := res.Duplicate
 	result := "accepted"
 	switch {
 	case res.Duplicate:
@@ -137,25 +139,23 @@ func (r *Relay) intake(req *http.Request, w http.ResponseWriter, cfg *Config) (i
 	case len(pairs) == 0:
 		result = "unmatched"
 	}
-	attrs = append(attrs, slog.String("result", result), slog.Int("accepted", res.Accepted))
 	ans := answer{Accepted: &res.Accepted}
-	if len(pairs) > 0 || dup {
-		ans.Duplicate = &dup
+	if len(pairs) > 0 || res.Duplicate {
+		ans.Duplicate = &res.Duplicate
 	}
-	return http.StatusOK, ans, attrs
+	return http.StatusOK, ans, result, append(attrs, slog.Int("accepted", res.Accepted))
 }
 
-// readBody reads the whole body under the cap, sizing the buffer from
-// Content-Length when it is honest.
+// readBody reads the whole body under the cap.
 func readBody(w http.ResponseWriter, req *http.Request, limit int64) ([]byte, error) {
 	if req.ContentLength > limit {
 		return nil, &http.MaxBytesError{Limit: limit}
 	}
 	rd := http.MaxBytesReader(w, req.Body, limit)
 	defer rd.Close()
-	// Size the buffer from Content-Length, but only up to 1 MiB ahead of the
-	// bytes actually received: a client announcing 25 MiB and trickling
-	// must not pin 25 MiB per connection.
+	// Size the buffer from Content-Length, but at most 1 MiB up front: a
+	// client announcing 25 MiB and trickling must not pin 25 MiB per
+	// connection.
 	buf := bytes.NewBuffer(make([]byte, 0, min(max(req.ContentLength, 512), 1<<20)))
 	if _, err := buf.ReadFrom(rd); err != nil {
 		return nil, err
@@ -168,14 +168,4 @@ func reply(w http.ResponseWriter, status int, a answer) {
 	w.WriteHeader(status)
 	b, _ := json.Marshal(a)
 	w.Write(append(b, '\n'))
-}
-
-// resultOf returns the "result" attribute intake recorded.
-func resultOf(attrs []slog.Attr) string {
-	for i := len(attrs) - 1; i >= 0; i-- {
-		if attrs[i].Key == "result" {
-			return attrs[i].Value.String()
-		}
-	}
-	return "unknown"
 }

@@ -63,6 +63,10 @@ func slackEscape(v any) string {
 	return slackEscaper.Replace(str(v))
 }
 
+// SlackEscape escapes &, < and > for Slack mrkdwn: what every value a
+// Slack-mode template prints goes through, for text built without one.
+func SlackEscape(s string) string { return slackEscaper.Replace(s) }
+
 // slackEscaper is immutable and safe for concurrent use.
 var slackEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 
