@@ -189,11 +189,11 @@ func (f *File) secrets() []string {
 	return out
 }
 
-// decodeFile decodes path strictly: every section on its own so that one bad
+// decodeFile decodes a config file's text strictly: every section on its own so that one bad
 // value does not hide the others, ${VAR} and *_file resolved, unknown keys
 // reported. It returns the decoded file, the raw notifier tables, the
 // metadata needed to decode them, and every problem found.
-func decodeFile(path string, src string, env Env) (*File, *rawConfig, []error) {
+func decodeFile(src string, env Env) (*File, *rawConfig, []error) {
 	f := defaultFile(env)
 	raw := &rawConfig{}
 	var top map[string]toml.Primitive

@@ -92,7 +92,7 @@ func Load(path string, opts LoadOptions) (*Config, error) {
 // Parse is Load for a config already in memory; name is used in errors.
 func Parse(name, src string, env Env, opts LoadOptions) (*Config, error) {
 	lines := scanKeyLines(src)
-	f, raw, errs := decodeFile(name, src, env)
+	f, raw, errs := decodeFile(src, env)
 	if f == nil {
 		return nil, placeErrors(name, lines, errs)
 	}
