@@ -25,7 +25,7 @@ func check(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(stdout, "%s: ok (%d rules, %d notifiers; templates rendered against %d samples)\n\n",
-		*configPath, len(cfg.Rules), len(cfg.NotifierNames()), len(samples()))
+		*configPath, len(cfg.Rules.Rules()), len(cfg.NotifierNames()), len(samples()))
 	if err := cfg.WriteRoutes(stdout); err != nil {
 		return 1
 	}

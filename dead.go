@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/hooknote/hooknote/relay"
-	"github.com/hooknote/hooknote/relay/store"
+	"github.com/hooknote/hooknote/store"
 )
 
 // dead lists, retries or drops dead letters through the running daemon's

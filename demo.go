@@ -16,7 +16,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hooknote/hooknote/config"
 	"github.com/hooknote/hooknote/relay"
+	"github.com/hooknote/hooknote/replicate"
 )
 
 // demoConfig is the demo's config: the same format users write, pointing at
@@ -118,7 +120,7 @@ func runDemo(stdout, stderr io.Writer, keep bool) error {
 	host, port, _ := net.SplitHostPort(smtpAddr)
 	src := fmt.Sprintf(demoConfig, filepath.Join(dir, "state"), host, port, caFile)
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
-	cfg, err := relay.Parse("demo.toml", src, relay.Env{Lookup: lookup, Dir: dir}, loadOptions())
+	cfg, err := relay.Parse("demo.toml", src, config.Env{Lookup: lookup, Dir: dir}, loadOptions())
 	if err != nil {
 		return fmt.Errorf("demo config: %w", err)
 	}
@@ -146,7 +148,7 @@ func runDemo(stdout, stderr io.Writer, keep bool) error {
 		if err != nil {
 			return err
 		}
-		q, _ := relay.SampleQuery(body)
+		q, _ := replicate.WebhookQuery(body)
 		status, answer, err := postSigned(http.DefaultClient, intake+"?"+q, secret, p.id, body)
 		if err != nil {
 			return err

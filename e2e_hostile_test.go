@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hooknote/hooknote/relay"
+	"github.com/hooknote/hooknote/replicate"
 )
 
 // hostileConfig sends every accepted webhook to Slack, so that a bad input
@@ -56,7 +56,7 @@ func startHostile(t *testing.T) (*daemonProc, *slackRecorder) {
 // e2eSecret under id at ts.
 func signedHeaders(t *testing.T, id string, ts time.Time, body []byte) http.Header {
 	t.Helper()
-	sig, err := relay.Sign(e2eSecret, id, ts, body)
+	sig, err := replicate.Sign(e2eSecret, id, ts, body)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hooknote/hooknote/relay"
+	"github.com/hooknote/hooknote/replicate"
 )
 
 // binPath is the hooknote binary built once for the end-to-end tests.
@@ -217,5 +217,5 @@ func eventually(t *testing.T, what string, timeout time.Duration, cond func() bo
 
 // signFor signs body with e2eSecret.
 func signFor(id string, ts time.Time, body []byte) (string, error) {
-	return relay.Sign(e2eSecret, id, ts, body)
+	return replicate.Sign(e2eSecret, id, ts, body)
 }

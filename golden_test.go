@@ -13,7 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hooknote/hooknote/config"
 	"github.com/hooknote/hooknote/relay"
+	"github.com/hooknote/hooknote/replicate"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -60,7 +62,7 @@ func TestGoldenMessages(t *testing.T) {
 	caFile := filepath.Join(dir, "ca.pem")
 	os.WriteFile(caFile, caPEM, 0o600)
 	host, port, _ := net.SplitHostPort(smtpAddr)
-	cfg, err := relay.Parse("golden.toml", fmt.Sprintf(goldenConfig, slackAddr, host, port, caFile), relay.Env{Lookup: os.LookupEnv, Dir: dir}, loadOptions())
+	cfg, err := relay.Parse("golden.toml", fmt.Sprintf(goldenConfig, slackAddr, host, port, caFile), config.Env{Lookup: os.LookupEnv, Dir: dir}, loadOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,13 +73,13 @@ func TestGoldenMessages(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			q, _ := url.ParseQuery(s.Query)
-			ev, err := relay.DecodeEvent(s.Body, q, time.Date(2025, 1, 1, 0, 1, 0, 0, time.UTC))
+			ev, err := replicate.Decode(s.Body, q, time.Date(2025, 1, 1, 0, 1, 0, 0, time.UTC))
 			if err != nil {
 				t.Fatal(err)
 			}
 			before, beforeMail := len(slack.delivered()), len(box.mails)
 			for _, p := range cfg.Previews(ev) {
-				if err := cfg.Send(context.Background(), p); err != nil {
+				if err := p.Send(context.Background()); err != nil {
 					t.Fatalf("send %s: %v", p.Notifier, err)
 				}
 			}

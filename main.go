@@ -19,6 +19,7 @@ import (
 	"github.com/hooknote/hooknote/notifiers/slack"
 	"github.com/hooknote/hooknote/notifiers/webhook"
 	"github.com/hooknote/hooknote/relay"
+	"github.com/hooknote/hooknote/replicate"
 )
 
 // samplesFS holds the sample webhooks every template is rendered against by
@@ -37,12 +38,12 @@ func builders() map[string]relay.Builder {
 	}
 }
 
-func samples() []relay.Sample {
+func samples() []replicate.Sample {
 	sub, err := fs.Sub(samplesFS, "testdata/samples")
 	if err != nil {
 		panic(err) // the embedded tree is fixed at build time
 	}
-	s, err := relay.SamplesFromFS(sub)
+	s, err := replicate.SamplesFromFS(sub)
 	if err != nil {
 		panic(err)
 	}

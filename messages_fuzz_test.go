@@ -16,7 +16,9 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/hooknote/hooknote/config"
 	"github.com/hooknote/hooknote/relay"
+	"github.com/hooknote/hooknote/replicate"
 )
 
 // messagesConfig sends every event to a Slack stand-in (%s: its address),
@@ -56,7 +58,7 @@ func FuzzMessages(f *testing.F) {
 	slack := &slackCapture{}
 	srv := httptest.NewServer(slack)
 	f.Cleanup(srv.Close)
-	cfg, err := relay.Parse("fuzz.toml", fmt.Sprintf(messagesConfig, strings.TrimPrefix(srv.URL, "http://")), relay.Env{Lookup: os.LookupEnv, Dir: f.TempDir()}, loadOptions())
+	cfg, err := relay.Parse("fuzz.toml", fmt.Sprintf(messagesConfig, strings.TrimPrefix(srv.URL, "http://")), config.Env{Lookup: os.LookupEnv, Dir: f.TempDir()}, loadOptions())
 	if err != nil {
 		f.Fatalf("Parse() = %v", err)
 	}
@@ -66,7 +68,7 @@ func FuzzMessages(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, errText, logs, prompt, customID, model, output string) {
 		body, query := hostileBody(t, base, errText, logs, prompt, customID, model, output)
-		ev, err := relay.DecodeEvent(body, query, time.Unix(1735689600, 0))
+		ev, err := replicate.Decode(body, query, time.Unix(1735689600, 0))
 		if err != nil {
 			t.Fatalf("DecodeEvent() = %v for a body with string values", err)
 		}
@@ -81,7 +83,7 @@ func FuzzMessages(f *testing.F) {
 			switch p.Notifier {
 			case "slack":
 				checkSlackText(t, "rendered", p.Message.Text)
-				if err := cfg.Send(context.Background(), p); err != nil {
+				if err := p.Send(context.Background()); err != nil {
 					t.Fatalf("Send(slack) = %v", err)
 				}
 				checkSlackPayload(t, slack.last())
@@ -89,7 +91,7 @@ func FuzzMessages(f *testing.F) {
 				neutral := strings.NewReplacer("<", "_", ">", "_")
 				nbody, nquery := hostileBody(t, base, neutral.Replace(errText), neutral.Replace(logs), neutral.Replace(prompt),
 					neutral.Replace(customID), neutral.Replace(model), output)
-				nev, err := relay.DecodeEvent(nbody, nquery, time.Unix(1735689600, 0))
+				nev, err := replicate.Decode(nbody, nquery, time.Unix(1735689600, 0))
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hooknote/hooknote/relay"
+	"github.com/hooknote/hooknote/replicate"
 )
 
 // send signs a body like Replicate does and POSTs it: the local stand-in for
@@ -81,7 +82,7 @@ func postSigned(c *http.Client, target, secret, id string, body []byte) (int, st
 		id = "msg_" + hex.EncodeToString(b[:])
 	}
 	now := time.Now()
-	sig, err := relay.Sign(secret, id, now, body)
+	sig, err := replicate.Sign(secret, id, now, body)
 	if err != nil {
 		return 0, "", err
 	}

@@ -21,8 +21,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sys/unix"
 
+	"github.com/hooknote/hooknote/config"
 	"github.com/hooknote/hooknote/relay"
-	"github.com/hooknote/hooknote/relay/store"
+	"github.com/hooknote/hooknote/store/bolt"
 )
 
 // defaultConfigPath is $CONFIGURATION_DIRECTORY/config.toml under systemd
@@ -34,7 +35,7 @@ func defaultConfigPath() string {
 	return "/etc/hooknote/config.toml"
 }
 
-func newLogger(l relay.LogSection, w io.Writer) *slog.Logger {
+func newLogger(l config.Log, w io.Writer) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(l.Level))
 	opts := &slog.HandlerOptions{Level: level}
@@ -98,7 +99,7 @@ func sdNotify(state string) {
 type runningDaemon struct {
 	log           *slog.Logger
 	relay         *relay.Relay
-	store         *store.DB
+	store         *bolt.DB
 	intake, admin *http.Server
 	intakeAddr    string
 	adminAddr     string
@@ -115,7 +116,7 @@ func startDaemon(cfg *relay.Config, log *slog.Logger) (*runningDaemon, error) {
 	if err := os.MkdirAll(f.State.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create state dir: %w", err)
 	}
-	st, err := store.Open(filepath.Join(f.State.Dir, "hooknote.db"), store.Options{DedupeFor: f.State.DedupeFor.Duration, Logger: log})
+	st, err := bolt.Open(filepath.Join(f.State.Dir, "hooknote.db"), bolt.Options{DedupeFor: f.State.DedupeFor.Duration, Logger: log})
 	if err != nil {
 		return nil, err
 	}
@@ -186,7 +187,7 @@ func (d *runningDaemon) reload(path string) {
 	}
 	d.relay.Reload(cfg)
 	d.metrics.Reloaded(true)
-	d.log.Info("reloaded", "config", path, "rules", len(cfg.Rules))
+	d.log.Info("reloaded", "config", path, "rules", len(cfg.Rules.Rules()))
 }
 
 // shutdown stops accepting, finishes requests in flight, lets sends in

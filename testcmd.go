@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hooknote/hooknote/relay"
+	"github.com/hooknote/hooknote/replicate"
 )
 
 // testCmd explains how the config routes one body: every rule with match or
@@ -39,7 +40,7 @@ func testCmd(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if *query == "" {
-		if s, err := relay.SampleQuery(body); err == nil {
+		if s, err := replicate.WebhookQuery(body); err == nil {
 			*query = s
 		}
 	}
@@ -48,14 +49,14 @@ func testCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "hooknote: -query: %v\n", err)
 		return 2
 	}
-	ev, err := relay.DecodeEvent(body, q, time.Now())
+	ev, err := replicate.Decode(body, q, time.Now())
 	if err != nil {
 		fmt.Fprintf(stderr, "hooknote: %s: %v\n", fl.Arg(0), err)
 		return 1
 	}
 	fmt.Fprintf(stdout, "event %s: %s %s, model %s, query %s\n\n", ev.ID, ev.Kind, ev.Status, ev.Model, orNone(*query))
 	stopped := false
-	for _, r := range cfg.Rules {
+	for _, r := range cfg.Rules.Rules() {
 		switch why := r.Explain(ev); {
 		case stopped:
 			fmt.Fprintf(stdout, "  skip      %-24s (an earlier rule has stop = true)\n", r.Name)
@@ -76,7 +77,7 @@ func testCmd(args []string, stdout, stderr io.Writer) int {
 		}
 		if *doSend {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			err := cfg.Send(ctx, p)
+			err := p.Send(ctx)
 			cancel()
 			if err != nil {
 				failed = true

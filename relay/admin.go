@@ -6,7 +6,7 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/hooknote/hooknote/relay/store"
+	"github.com/hooknote/hooknote/store"
 )
 
 // AdminHandler serves the admin listener (DESIGN §5): /healthz, /readyz and

@@ -9,13 +9,15 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/hooknote/hooknote/config"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
-func testEnv(t *testing.T, vars map[string]string) Env {
+func testEnv(t *testing.T, vars map[string]string) config.Env {
 	t.Helper()
-	return Env{Lookup: func(k string) (string, bool) { v, ok := vars[k]; return v, ok }, Dir: t.TempDir()}
+	return config.Env{Lookup: func(k string) (string, bool) { v, ok := vars[k]; return v, ok }, Dir: t.TempDir()}
 }
 
 const goodConfig = `
@@ -75,94 +77,6 @@ func TestConfigErrors(t *testing.T) {
 	}
 }
 
-func TestExpand(t *testing.T) {
-	env := testEnv(t, map[string]string{"A": "x", "EMPTY": ""})
-	cases := []struct {
-		in, want, err string
-	}{
-		{in: "plain", want: "plain"},
-		{in: "${A}", want: "x"},
-		{in: "a-${A}-b", want: "a-x-b"},
-		{in: "${EMPTY:-dflt}", want: "dflt"},
-		{in: "${UNSET:-dflt}", want: "dflt"},
-		{in: "${A:-dflt}", want: "x"},
-		{in: "$${A}", want: "${A}"},
-		{in: "$A {{ .X }}", want: "$A {{ .X }}"},
-		{in: "${UNSET}", err: `environment variable "UNSET" is not set (use ${UNSET:-default} for a default)`},
-		{in: "${A", err: `unterminated ${ in "${A"`},
-		{in: "${1X}", err: `invalid variable name "1X" in ${1X}`},
-	}
-	for _, tc := range cases {
-		got, err := env.expandString(tc.in)
-		if tc.err != "" {
-			if err == nil || err.Error() != tc.err {
-				t.Errorf("expandString(%q) error = %v, want %q", tc.in, err, tc.err)
-			}
-			continue
-		}
-		if err != nil || got != tc.want {
-			t.Errorf("expandString(%q) = %q, %v, want %q", tc.in, got, err, tc.want)
-		}
-	}
-}
-
-func TestSecretFiles(t *testing.T) {
-	creds, dir := t.TempDir(), t.TempDir()
-	os.WriteFile(filepath.Join(creds, "token"), []byte("from-credentials\n"), 0o600)
-	os.WriteFile(filepath.Join(dir, "other"), []byte("beside-config\r\n"), 0o600)
-	os.WriteFile(filepath.Join(dir, "webhook-secret"), []byte("whsec_bm90aWZpZXItdGVzdC1zZWNyZXQtMjRi\n"), 0o600)
-	env := Env{Lookup: func(k string) (string, bool) {
-		if k == "CREDENTIALS_DIRECTORY" {
-			return creds, true
-		}
-		return "", false
-	}, Dir: dir}
-	for _, tc := range []struct{ file, want string }{{"token", "from-credentials"}, {"other", "beside-config"}} {
-		got := map[string]*fakeNotifier{}
-		src := strings.Replace(goodConfig, `type = "fake"`, `type = "fake"`+"\ntoken_file = \""+tc.file+"\"", 1)
-		src = strings.Replace(src, `secret = "whsec_bm90aWZpZXItdGVzdC1zZWNyZXQtMjRi"`, `secret_file = "webhook-secret"`, 1)
-		if _, err := Parse("c.toml", src, env, LoadOptions{Builders: fakeBuilders(got)}); err != nil {
-			t.Fatalf("token_file %q: %v", tc.file, err)
-		}
-		if _, ok := got["|"+tc.want]; !ok {
-			t.Errorf("token_file %q: notifier built with %v, want token %q", tc.file, keys(got), tc.want)
-		}
-	}
-}
-
-func keys[V any](m map[string]V) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
-}
-
-func TestSizeRateDuration(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		want int64
-		ok   bool
-	}{{"25MiB", 25 << 20, true}, {"512KiB", 512 << 10, true}, {"10MB", 10e6, true}, {"1024", 1024, true}, {"0", 0, false}, {"-1MiB", 0, false}, {"lots", 0, false}} {
-		var s Size
-		err := s.UnmarshalText([]byte(tc.in))
-		if (err == nil) != tc.ok || (tc.ok && int64(s) != tc.want) {
-			t.Errorf("Size(%q) = %d, %v, want %d ok=%v", tc.in, s, err, tc.want, tc.ok)
-		}
-	}
-	for _, tc := range []struct {
-		in   string
-		want float64
-		ok   bool
-	}{{"1/s", 1, true}, {"30/m", 0.5, true}, {"3600/h", 1, true}, {"0/s", 0, false}, {"1/d", 0, false}, {"x", 0, false}} {
-		var r Rate
-		err := r.UnmarshalText([]byte(tc.in))
-		if (err == nil) != tc.ok || (tc.ok && float64(r.Limit) != tc.want) {
-			t.Errorf("Rate(%q) = %v, %v, want %v ok=%v", tc.in, r.Limit, err, tc.want, tc.ok)
-		}
-	}
-}
-
 // TestConfigErrorsOneLine: every problem is one line, whatever the keys and
 // values hold.
 func TestConfigErrorsOneLine(t *testing.T) {
@@ -175,7 +89,7 @@ func TestConfigErrorsOneLine(t *testing.T) {
 		if err == nil {
 			t.Fatalf("Parse(%q) succeeded", src)
 		}
-		for _, e := range flatten([]error{err}) {
+		for _, e := range config.Flatten([]error{err}) {
 			if strings.ContainsAny(e.Error(), "\r\n") {
 				t.Errorf("Parse(%q) error %q spans several lines", src, e)
 			}

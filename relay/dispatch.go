@@ -14,7 +14,8 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/hooknote/hooknote/notifiers"
-	"github.com/hooknote/hooknote/relay/store"
+	"github.com/hooknote/hooknote/replicate"
+	"github.com/hooknote/hooknote/store"
 )
 
 // ShutdownGrace bounds how long sends in progress may run after shutdown
@@ -226,7 +227,7 @@ func (r *Relay) release(j store.Job, log *slog.Logger) {
 // fatal for the job (no recipients).
 func (r *Relay) message(ctx context.Context, e *notifierEntry, j store.Job, log *slog.Logger) (notifiers.Message, time.Time, error) {
 	q, _ := url.ParseQuery(j.Query)
-	ev, err := DecodeEvent(j.Body, q, j.ReceivedAt)
+	ev, err := replicate.Decode(j.Body, q, j.ReceivedAt)
 	if err != nil {
 		return notifiers.Message{}, time.Time{}, fmt.Errorf("decode stored body: %w", err)
 	}

@@ -15,7 +15,8 @@ import (
 	"time"
 
 	"github.com/hooknote/hooknote/notifiers"
-	"github.com/hooknote/hooknote/relay/store"
+	"github.com/hooknote/hooknote/store"
+	"github.com/hooknote/hooknote/store/bolt"
 )
 
 // bubble is a relay running inside a synctest bubble: time is fake, so
@@ -23,7 +24,7 @@ import (
 type bubble struct {
 	t     *testing.T
 	r     *Relay
-	st    *store.DB
+	st    *bolt.DB
 	fakes map[string]*fakeNotifier // by text|token: "a|", "b|"
 	stop  func()
 }
@@ -57,7 +58,7 @@ func startBubble(t *testing.T, maxAttempts int, maxAge, rate string) *bubble {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Open(filepath.Join(t.TempDir(), "s.db"), store.Options{})
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "s.db"), bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

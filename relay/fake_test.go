@@ -3,10 +3,15 @@ package relay
 import (
 	"context"
 	"errors"
+	"net/url"
+	"os"
+	"path/filepath"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/hooknote/hooknote/notifiers"
+	"github.com/hooknote/hooknote/replicate"
 )
 
 // fakeConfig is a notifier config for relay's tests.
@@ -71,7 +76,7 @@ func fakeBuilders(got map[string]*fakeNotifier) map[string]Builder {
 				return nil, notifiers.Templates{}, err
 			}
 			if c.Fail != "" {
-				return nil, notifiers.Templates{}, errors.Join(errors.New("fail: "+c.Fail), errors.New("text: also bad"))
+				return nil, notifiers.Templates{}, errors.Join(notifiers.FieldErrorf("fail", "%s", c.Fail), notifiers.FieldErrorf("text", "also bad"))
 			}
 			n := &fakeNotifier{}
 			mu.Lock()
@@ -82,4 +87,22 @@ func fakeBuilders(got map[string]*fakeNotifier) map[string]Builder {
 			return n, c.Templates(), nil
 		},
 	}
+}
+
+// loadSample decodes a sample webhook body with query.
+func loadSample(t *testing.T, name, query string) *replicate.Event {
+	t.Helper()
+	body, err := os.ReadFile(filepath.Join("..", "testdata", "samples", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := replicate.Decode(body, q, time.Unix(0, 0))
+	if err != nil {
+		t.Fatalf("Decode(%s): %v", name, err)
+	}
+	return ev
 }

@@ -5,6 +5,9 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/hooknote/hooknote/config"
+	"github.com/hooknote/hooknote/replicate"
 )
 
 // FuzzParseConfig loads fuzzed TOML text with the fake notifiers. Parse must
@@ -18,12 +21,12 @@ func FuzzParseConfig(f *testing.F) {
 	f.Add(goodConfig)
 	f.Add(goodConfig + "[notifiers.\"a\\nb\"]\ntype = \"fake\"\n")
 	f.Add("[[rules]]\nquery = { \"x\\ny\" = \"[\" }\nnotify = [\"a\"]\n")
-	samples, err := SamplesFromFS(os.DirFS("../testdata/samples"))
+	samples, err := replicate.SamplesFromFS(os.DirFS("../testdata/samples"))
 	if err != nil {
-		f.Fatalf("SamplesFromFS() = %v", err)
+		f.Fatalf("replicate.SamplesFromFS() = %v", err)
 	}
 	vars := map[string]string{"SET": "value", "SECRET": "whsec_bm90aWZpZXItdGVzdC1zZWNyZXQtMjRi", "EMPTY": ""}
-	env := Env{Lookup: func(k string) (string, bool) { v, ok := vars[k]; return v, ok }, Dir: f.TempDir()}
+	env := config.Env{Lookup: func(k string) (string, bool) { v, ok := vars[k]; return v, ok }, Dir: f.TempDir()}
 	f.Fuzz(func(t *testing.T, src string) {
 		// *_file and templates.files read files: keep them off devices that
 		// never end (a glob such as "/*/*" would reach /dev/zero).
@@ -43,15 +46,15 @@ func FuzzParseConfig(f *testing.F) {
 			checkLoaded(t, src, c)
 			return
 		}
-		for _, e := range flatten([]error{err}) {
-			var ce *ConfigError
+		for _, e := range config.Flatten([]error{err}) {
+			var ce *config.Error
 			if !errors.As(e, &ce) {
-				t.Fatalf("Parse(%q) error %q is a %T, want *ConfigError", src, e, e)
+				t.Fatalf("Parse(%q) error %q is a %T, want *config.Error", src, e, e)
 			}
 			if ce.File != "fuzz.toml" {
 				t.Errorf("Parse(%q) error %q names file %q, want fuzz.toml", src, e, ce.File)
 			}
-			if ce.Msg == "" {
+			if ce.Err == nil || ce.Err.Error() == "" {
 				t.Errorf("Parse(%q) error %q has no message", src, e)
 			}
 		}
@@ -64,7 +67,7 @@ func checkLoaded(t *testing.T, src string, c *Config) {
 	if c.verifier == nil && !c.File.Replicate.AllowUnsigned {
 		t.Fatalf("Parse(%q) loaded a config with no signing secret and allow_unsigned off", src)
 	}
-	for _, r := range c.Rules {
+	for _, r := range c.Rules.Rules() {
 		for _, n := range r.Notify {
 			if _, ok := c.notifiers[n]; !ok {
 				t.Fatalf("Parse(%q): rule %q notifies %q, which is not built", src, r.Name, n)

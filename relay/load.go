@@ -5,13 +5,15 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/hooknote/hooknote/config"
 	"github.com/hooknote/hooknote/notifiers"
+	"github.com/hooknote/hooknote/replicate"
+	"github.com/hooknote/hooknote/rules"
 	"github.com/hooknote/hooknote/templates"
 )
 
@@ -41,45 +43,37 @@ func Build[C notifierConfig, N notifiers.Notifier](newNotifier func(C) (N, error
 	}
 }
 
-// Sample is a webhook body every template is rendered against at load.
-type Sample struct {
-	Name  string
-	Body  []byte
-	Query string
-}
-
 // LoadOptions are what Load needs besides the file.
 type LoadOptions struct {
 	Builders map[string]Builder // notifier type → builder
-	Samples  []Sample           // rendered against at load
-	Env      *Env               // nil: the process environment, *_file beside the config
+	Samples  []replicate.Sample // rendered against at load
+	Env      *config.Env        // nil: the process environment, *_file beside the config
 }
 
-// Config is a loaded, validated, fully built configuration: rules compiled,
+// Config is a loaded, validated, fully built configuration: rules messageTemplates,
 // notifiers constructed, templates parsed and rendered against the samples.
 // It is immutable; a reload builds a new one.
 type Config struct {
 	Path      string
-	File      File
-	Rules     []*Rule
-	routes    *routes
+	File      *config.File
+	Rules     *rules.Set
 	notifiers map[string]*notifierEntry
-	verifier  *Verifier
+	verifier  *replicate.Verifier
 }
 
 type notifierEntry struct {
-	name, typ string
-	n         notifiers.Notifier
-	tmpl      *compiled
-	rate      Rate
-	timeout   time.Duration
+	name, path, typ string
+	n               notifiers.Notifier
+	tmpl            *messageTemplates
+	rate            config.Rate
+	timeout         time.Duration
 }
 
 // Load reads, validates and builds the config at path. The error lists
 // every problem, one per line: "config.toml:31: rules[2].notify[0]: unknown
 // notifier \"slak\"".
 func Load(path string, opts LoadOptions) (*Config, error) {
-	src, env, err := readConfig(path)
+	src, env, err := config.Read(path)
 	if err != nil {
 		return nil, err
 	}
@@ -90,125 +84,92 @@ func Load(path string, opts LoadOptions) (*Config, error) {
 }
 
 // Parse is Load for a config already in memory; name is used in errors.
-func Parse(name, src string, env Env, opts LoadOptions) (*Config, error) {
-	lines := scanKeyLines(src)
-	f, raw, errs := decodeFile(src, env)
+func Parse(name, src string, env config.Env, opts LoadOptions) (*Config, error) {
+	f, errs := config.Parse(src, env)
 	if f == nil {
-		return nil, placeErrors(name, lines, errs)
+		return nil, config.Place(name, src, errs)
 	}
-	errs = append(errs, f.validate()...)
-	c := &Config{Path: name, File: *f, notifiers: map[string]*notifierEntry{}}
+	c := &Config{Path: name, File: f, notifiers: map[string]*notifierEntry{}}
 	set, err := templates.New(f.Templates.Files)
 	if err != nil {
-		errs = append(errs, fieldErr("templates.files", "%s", err))
+		errs = append(errs, config.At("templates.files", err))
 	}
-	errs = append(errs, c.buildNotifiers(raw, env, set, opts.Builders)...)
-	errs = append(errs, c.buildRules(raw)...)
-	if secrets := f.secrets(); len(secrets) > 0 {
-		c.verifier, err = NewVerifier(secrets, f.Replicate.Tolerance.Duration, time.Now)
+	errs = append(errs, c.buildNotifiers(set, opts.Builders)...)
+	var rerrs []error
+	c.Rules, rerrs = rules.New(f.Rules)
+	errs = append(errs, rerrs...)
+	if secrets := f.Secrets(); len(secrets) > 0 {
+		c.verifier, err = replicate.NewVerifier(secrets, f.Replicate.Tolerance.Duration, time.Now)
 		if err != nil {
-			errs = append(errs, fieldErr("replicate.secret", "%s", err))
+			errs = append(errs, config.At("replicate.secret", err))
 		}
 	}
 	if len(errs) == 0 {
 		errs = append(errs, c.renderSamples(opts.Samples)...)
 	}
-	if err := placeErrors(name, lines, errs); err != nil {
+	if err := config.Place(name, src, errs); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
-func (c *Config) buildNotifiers(raw *rawConfig, env Env, set *templates.Set, builders map[string]Builder) []error {
+func (c *Config) buildNotifiers(set *templates.Set, builders map[string]Builder) []error {
 	var errs []error
-	names := make([]string, 0, len(raw.notifiers))
-	for name := range raw.notifiers {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		path := joinPath("notifiers", name)
-		prim := raw.notifiers[name]
-		var common notifierSection
-		cerrs, notCommon := decodeSection(raw.md, prim, &common, path)
-		if len(cerrs) > 0 {
-			errs = append(errs, cerrs...)
-			continue
+	for _, nc := range c.File.Notifiers {
+		if !nc.Valid() {
+			continue // its common keys are reported already
 		}
-		build, ok := builders[common.Type]
+		build, ok := builders[nc.Type]
 		if !ok {
-			errs = append(errs, fieldErr(path+".type", "unknown notifier type %q (have %s)", common.Type, typeList(builders)))
+			errs = append(errs, config.Errorf(nc.Path()+".type", "unknown notifier type %q (have %s)", nc.Type, typeList(builders)))
 			continue
 		}
-		decode := func(v any) error {
-			derrs, notPackage := decodeSection(raw.md, prim, v, path)
-			var unknown []string // keys neither relay nor the notifier package takes
-			for _, k := range notCommon {
-				if slices.Contains(notPackage, k) {
-					unknown = append(unknown, k)
-				}
-			}
-			derrs = append(derrs, unknownKeyErrs(path, unknown)...)
-			return errors.Join(append(derrs, env.resolve(v, path)...)...)
-		}
-		n, tmpl, err := build(decode)
+		n, tmpl, err := build(nc.Decode)
 		if err != nil {
-			errs = append(errs, prefixErrors(path, err)...)
+			errs = append(errs, placeNotifierErrors(nc.Path(), err)...)
 			continue
 		}
-		e := &notifierEntry{name: name, typ: common.Type, n: n, rate: common.Rate, timeout: common.Timeout.Duration}
-		if e.timeout == 0 {
-			e.timeout = 10 * time.Second
-		}
-		var terrs []error
+		e := &notifierEntry{name: nc.Name, path: nc.Path(), typ: nc.Type, n: n, rate: nc.Rate, timeout: nc.Timeout}
 		if set != nil {
-			e.tmpl, terrs = compileTemplates(set, path, tmpl)
+			var terrs []error
+			e.tmpl, terrs = compileTemplates(set, nc.Path(), tmpl)
+			errs = append(errs, terrs...)
 		}
-		errs = append(errs, terrs...)
-		c.notifiers[name] = e
-	}
-	if od := c.File.Delivery.OnDead; od != "" {
-		if _, ok := raw.notifiers[od]; !ok {
-			errs = append(errs, fieldErr("delivery.on_dead", "unknown notifier %q", od))
-		}
+		c.notifiers[nc.Name] = e
 	}
 	return errs
 }
 
-func (c *Config) buildRules(raw *rawConfig) []error {
-	var errs []error
-	known := map[string]bool{} // declared, even if it failed to build (reported there)
-	for name := range raw.notifiers {
-		known[name] = true
-	}
-	seen := map[string]int{}
-	for i, s := range c.File.Rules {
-		r, rerrs := compileRule(i, s, known)
-		errs = append(errs, rerrs...)
-		if j, dup := seen[r.Name]; dup {
-			errs = append(errs, fieldErr(fmt.Sprintf("rules[%d].name", i), "%q is also the name of rules[%d] (names key the dedupe records)", r.Name, j))
+// placeNotifierErrors places what a notifier package's Validate reports:
+// a *notifiers.FieldError at its key under path, anything else at path.
+func placeNotifierErrors(path string, err error) []error {
+	var out []error
+	for _, e := range config.Flatten([]error{err}) {
+		var ce *config.Error
+		var fe *notifiers.FieldError
+		switch {
+		case errors.As(e, &ce):
+			out = append(out, e)
+		case errors.As(e, &fe):
+			out = append(out, config.At(path+"."+fe.Key, fe.Err))
+		default:
+			out = append(out, config.At(path, e))
 		}
-		seen[r.Name] = i
-		dupNotify := map[string]bool{}
-		for j, n := range r.Notify {
-			if dupNotify[n] {
-				errs = append(errs, fieldErr(fmt.Sprintf("rules[%d].notify[%d]", i, j), "%q is listed twice", n))
-			}
-			dupNotify[n] = true
-		}
-		c.Rules = append(c.Rules, r)
 	}
-	c.routes = newRoutes(c.Rules)
-	return errs
+	return out
 }
 
 // renderSamples renders every notifier's templates against every sample, so
 // that a template that cannot render is a config error, not a 3 a.m. surprise.
-func (c *Config) renderSamples(samples []Sample) []error {
+func (c *Config) renderSamples(samples []replicate.Sample) []error {
 	var errs []error
 	for _, s := range samples {
-		q, _ := url.ParseQuery(s.Query)
-		ev, err := DecodeEvent(s.Body, q, time.Unix(1735689600, 0).UTC())
+		q, err := url.ParseQuery(s.Query)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("sample %q: query: %w", s.Name, err))
+			continue
+		}
+		ev, err := replicate.Decode(s.Body, q, time.Unix(1735689600, 0).UTC())
 		if err != nil {
 			errs = append(errs, fmt.Errorf("sample %q: %w", s.Name, err))
 			continue
@@ -220,8 +181,8 @@ func (c *Config) renderSamples(samples []Sample) []error {
 			if errors.Is(fatal, errNoRecipients) {
 				fatal = nil // recipients from the query may be absent in a sample
 			}
-			if tmplErr != nil || fatal != nil {
-				errs = append(errs, fieldErr(joinPath("notifiers", name), "rendering sample %q: %s", s.Name, oneLine(errors.Join(tmplErr, fatal).Error())))
+			if err := errors.Join(tmplErr, fatal); err != nil {
+				errs = append(errs, config.Errorf(e.path, "rendering sample %q: %w", s.Name, err))
 			}
 		}
 	}
@@ -242,11 +203,11 @@ func (c *Config) NotifierNames() []string {
 func (c *Config) WriteRoutes(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "RULE\tKIND\tSTATUS\tMODEL\tQUERY\tWHEN\tNOTIFY")
-	for _, r := range c.Rules {
+	for _, r := range c.Rules.Rules() {
 		s := c.File.Rules[r.Index]
 		var q []string
-		for _, qc := range r.query {
-			q = append(q, qc.key+"="+qc.g.pattern)
+		for _, k := range sortedKeys(s.Query) {
+			q = append(q, k+"="+s.Query[k])
 		}
 		stop := ""
 		if r.Stop {
@@ -262,6 +223,15 @@ func (c *Config) WriteRoutes(w io.Writer) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", name, e.typ, e.rate, e.timeout)
 	}
 	return tw.Flush()
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 func orAny(s string) string {
@@ -283,7 +253,7 @@ func typeList(b map[string]Builder) string {
 // FirstSecret returns the first configured signing secret, for `hooknote
 // send`; "" when there is none.
 func (c *Config) FirstSecret() string {
-	if s := c.File.secrets(); len(s) > 0 {
+	if s := c.File.Secrets(); len(s) > 0 {
 		return s[0]
 	}
 	return ""

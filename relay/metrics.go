@@ -6,7 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/hooknote/hooknote/relay/store"
+	"github.com/hooknote/hooknote/store"
 )
 
 // Instruments are hooknote's Prometheus metrics. Build them with NewInstruments on

@@ -7,7 +7,6 @@ package relay
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -24,131 +23,43 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/hooknote/hooknote/config"
 	"github.com/hooknote/hooknote/notifiers"
-	"github.com/hooknote/hooknote/relay/store"
+	"github.com/hooknote/hooknote/replicate"
+	"github.com/hooknote/hooknote/store/bolt"
 	"github.com/hooknote/hooknote/templates"
 )
 
-func benchEnv(b *testing.B) Env {
+func benchEnv(b *testing.B) config.Env {
 	b.Helper()
-	return Env{Lookup: func(string) (string, bool) { return "", false }, Dir: b.TempDir()}
+	return config.Env{Lookup: func(string) (string, bool) { return "", false }, Dir: b.TempDir()}
 }
 
-// BenchmarkDecodeEvent decodes a 1.9 KB succeeded prediction as intake does
-// (check + only what matching needs) and completely, as the dispatcher does
-// before rendering.
-func BenchmarkDecodeEvent(b *testing.B) {
-	body := body19K(b) // a succeeded prediction
-	q := url.Values{"customId": {"batch-7"}}
-	now := time.Unix(1735689600, 0)
-	for _, full := range []bool{false, true} {
-		name := "intake"
-		if full {
-			name = "full"
-		}
-		b.Run(name, func(b *testing.B) {
-			b.ReportAllocs()
-			b.SetBytes(int64(len(body)))
-			for b.Loop() {
-				if _, err := decodeEvent(body, q, now, full); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
+// body19K returns a realistic 1.9 KB webhook body: Vector B of the
+// protocol notes (replicate/testdata) with longer logs.
+func body19K(b *testing.B) []byte {
+	b.Helper()
+	vec, err := os.ReadFile("../replicate/testdata/vector-b.json")
+	if err != nil {
+		b.Fatal(err)
 	}
-}
-
-// plainPrediction is the struct bench/baseline's verify mode decodes into.
-type plainPrediction struct {
-	ID, Model, Version, Deployment, Source, Logs, Status, Webhook string
-	Input                                                         map[string]any
-	Output, Error                                                 any
-	CreatedAt                                                     time.Time  `json:"created_at"`
-	StartedAt                                                     *time.Time `json:"started_at"`
-	CompletedAt                                                   *time.Time `json:"completed_at"`
-	URLs                                                          struct{ Get, Cancel, Web, Stream string }
-	Metrics                                                       map[string]float64
-}
-
-// BenchmarkDecodePlain is the reference for BenchmarkDecodeEvent: one
-// encoding/json decode of the same body into a plain struct, as the verify
-// baseline server does.
-func BenchmarkDecodePlain(b *testing.B) {
-	body := body19K(b)
-	b.ReportAllocs()
-	b.SetBytes(int64(len(body)))
-	for b.Loop() {
-		var p plainPrediction
-		if err := json.Unmarshal(body, &p); err != nil || p.ID == "" {
-			b.Fatal(err)
-		}
-	}
-}
-
-// matchConfig returns a config of n rules that all must be evaluated for an
-// event of model acme/upscaler with customId=target: even rules differ by
-// customId, odd ones by model, and only the last one matches.
-func matchConfig(n int, when bool) string {
-	var s strings.Builder
-	s.WriteString("[replicate]\nsecret = \"" + testSecret + "\"\n[notifiers.a]\ntype = \"fake\"\n")
-	for i := range n {
-		model, custom := "acme/*", fmt.Sprintf("batch-%d-*", i)
-		if i%2 == 1 {
-			model, custom = fmt.Sprintf("acme/model-%d", i), "*"
-		}
-		if i == n-1 {
-			model, custom = "acme/upscaler", "target"
-		}
-		fmt.Fprintf(&s, "[[rules]]\nname = \"r%d\"\nstatus = [\"terminal\"]\nmodel = %q\nquery = { customId = %q }\nnotify = [\"a\"]\n", i, model, custom)
-		if when {
-			s.WriteString("when = 'Metrics.PredictTime > 1'\n")
-		}
-	}
-	return s.String()
-}
-
-func BenchmarkMatch(b *testing.B) {
-	for _, tc := range []struct {
-		rules int
-		when  bool
-	}{{rules: 1}, {rules: 100}, {rules: 1000}, {rules: 100, when: true}} {
-		name := fmt.Sprintf("rules=%d", tc.rules)
-		if tc.when {
-			name += "/when"
-		}
-		b.Run(name, func(b *testing.B) {
-			cfg, err := Parse("bench.toml", matchConfig(tc.rules, tc.when), benchEnv(b), LoadOptions{Builders: fakeBuilders(nil)})
-			if err != nil {
-				b.Fatal(err)
-			}
-			ev, err := DecodeEvent(body19K(b), url.Values{"customId": {"target"}}, time.Unix(1735689600, 0))
-			if err != nil {
-				b.Fatal(err)
-			}
-			if got := cfg.routes.match(ev); len(got) != 1 {
-				b.Fatalf("match() = %v, want only the last rule", got)
-			}
-			b.ReportAllocs()
-			for b.Loop() {
-				cfg.routes.match(ev)
-			}
-		})
-	}
+	logs := strings.Repeat(`step 10/50: loss 0.1234 \u003cok\u003e\n`, 30)
+	return bytes.Replace(vec, []byte(`"logs":"done"`), []byte(`"logs":"`+logs+`"`), 1)
 }
 
 // failedEvent decodes the failed prediction sample with its webhook query.
-func failedEvent(b *testing.B) *Event {
+func failedEvent(b *testing.B) *replicate.Event {
 	b.Helper()
 	body, err := os.ReadFile("../testdata/samples/prediction-failed.json")
 	if err != nil {
 		b.Fatal(err)
 	}
-	raw, err := SampleQuery(body)
+	raw, err := replicate.WebhookQuery(body)
 	if err != nil {
 		b.Fatal(err)
 	}
 	q, _ := url.ParseQuery(raw)
-	ev, err := DecodeEvent(body, q, time.Unix(1735689600, 0))
+	ev, err := replicate.Decode(body, q, time.Unix(1735689600, 0))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -207,7 +118,7 @@ func intakeRequest(b *testing.B, body []byte, n uint64) *http.Request {
 	id := fmt.Sprintf("bench%021d", n)
 	body = bytes.ReplaceAll(body, []byte(vecBEventID), []byte(id))
 	now := time.Now()
-	sig, err := Sign(testSecret, "msg_"+id, now, body)
+	sig, err := replicate.Sign(testSecret, "msg_"+id, now, body)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -234,7 +145,7 @@ func benchIntake(b *testing.B, mode string) http.Handler {
 	if err != nil {
 		b.Fatal(err)
 	}
-	st, err := store.Open(filepath.Join(b.TempDir(), "s.db"), store.Options{})
+	st, err := bolt.Open(filepath.Join(b.TempDir(), "s.db"), bolt.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/hooknote/hooknote/notifiers"
+	"github.com/hooknote/hooknote/replicate"
 )
 
 // Preview is one message a webhook would produce: for `hooknote test`.
@@ -13,28 +14,29 @@ type Preview struct {
 	Message        notifiers.Message
 	TemplateErr    error // a template failed; Message holds the fallback
 	Err            error // the message cannot be sent (recipients failed)
+	entry          *notifierEntry
 }
 
 // Previews renders every message ev would fire, in rule order.
-func (c *Config) Previews(ev *Event) []Preview {
+func (c *Config) Previews(ev *replicate.Event) []Preview {
 	var out []Preview
-	for _, p := range c.routes.match(ev) {
-		e := c.notifiers[p.notifier]
+	for _, rt := range c.Rules.Match(ev) {
+		e := c.notifiers[rt.Notifier]
 		cp := *ev
-		cp.Rule, cp.Notifier = p.rule, p.notifier
-		m, tmplErr, fatal := e.tmpl.render(&cp, messageID(ev, p.rule, p.notifier))
-		out = append(out, Preview{Rule: p.rule, Notifier: p.notifier, Message: m, TemplateErr: tmplErr, Err: fatal})
+		cp.Rule, cp.Notifier = rt.Rule.Name, rt.Notifier
+		m, tmplErr, fatal := e.tmpl.render(&cp, messageID(ev, rt.Rule.Name, rt.Notifier))
+		out = append(out, Preview{Rule: rt.Rule.Name, Notifier: rt.Notifier, Message: m, TemplateErr: tmplErr, Err: fatal, entry: e})
 	}
 	return out
 }
 
-// Send delivers a preview for real, once, with the notifier's timeout.
-func (c *Config) Send(ctx context.Context, p Preview) error {
-	e, ok := c.notifiers[p.Notifier]
-	if !ok {
-		return fmt.Errorf("unknown notifier %q", p.Notifier)
+// Send delivers the previewed message for real, once, within the
+// notifier's timeout.
+func (p Preview) Send(ctx context.Context) error {
+	if p.entry == nil {
+		return fmt.Errorf("send preview: no notifier %q", p.Notifier)
 	}
-	ctx, cancel := context.WithTimeout(ctx, e.timeout)
+	ctx, cancel := context.WithTimeout(ctx, p.entry.timeout)
 	defer cancel()
-	return e.n.Notify(ctx, p.Message)
+	return p.entry.n.Notify(ctx, p.Message)
 }

@@ -17,7 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/hooknote/hooknote/relay/store"
+	"github.com/hooknote/hooknote/store"
 )
 
 // Relay ties a config, a store and the dispatcher together. Build it with

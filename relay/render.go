@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/hooknote/hooknote/config"
 	"github.com/hooknote/hooknote/notifiers"
+	"github.com/hooknote/hooknote/replicate"
 	"github.com/hooknote/hooknote/templates"
 )
 
-// compiled is a notifier's parsed templates.
-type compiled struct {
+// messageTemplates is a notifier's parsed templates.
+type messageTemplates struct {
 	format        notifiers.Format
 	subject, text *templates.Template
 	html, channel *templates.Template
@@ -19,8 +21,8 @@ type compiled struct {
 
 // compileTemplates parses every template a notifier asked for. path is the
 // notifier's key path, used in errors ("notifiers.ml-alerts").
-func compileTemplates(set *templates.Set, path string, t notifiers.Templates) (*compiled, []error) {
-	c := &compiled{format: t.TextFormat}
+func compileTemplates(set *templates.Set, path string, t notifiers.Templates) (*messageTemplates, []error) {
+	c := &messageTemplates{format: t.TextFormat}
 	var errs []error
 	parse := func(key, src string, esc templates.Escape) *templates.Template {
 		if src == "" {
@@ -28,7 +30,7 @@ func compileTemplates(set *templates.Set, path string, t notifiers.Templates) (*
 		}
 		tm, err := set.Parse(path+"."+key, src, esc)
 		if err != nil {
-			errs = append(errs, fieldErr(path+"."+key, "%s", oneLine(err.Error())))
+			errs = append(errs, config.Errorf(path+"."+key, "%s", templates.OneLine(err.Error())))
 		}
 		return tm
 	}
@@ -42,7 +44,7 @@ func compileTemplates(set *templates.Set, path string, t notifiers.Templates) (*
 	if t.HTML != "" {
 		tm, err := set.ParseHTML(path+".html", t.HTML)
 		if err != nil {
-			errs = append(errs, fieldErr(path+".html", "%s", oneLine(err.Error())))
+			errs = append(errs, config.Errorf(path+".html", "%s", templates.OneLine(err.Error())))
 		}
 		c.html = tm
 	}
@@ -69,7 +71,7 @@ var errNoRecipients = errors.New("no recipients")
 // channel template is replaced by the built-in fallback and reported in
 // tmplErr; the message is still sendable. A failing recipient template is
 // fatal (errRecipients): the job cannot be delivered.
-func (c *compiled) render(ev *Event, id string) (m notifiers.Message, tmplErr error, fatal error) {
+func (c *messageTemplates) render(ev *replicate.Event, id string) (m notifiers.Message, tmplErr error, fatal error) {
 	m.ID = id
 	var errs []error
 	exec := func(t *templates.Template, fallback func() string) string {
@@ -117,11 +119,11 @@ func (c *compiled) render(ev *Event, id string) (m notifiers.Message, tmplErr er
 
 // fallbackSubject and fallbackText are the plain built-in message used when
 // a template fails at send time: the essentials, no template involved.
-func fallbackSubject(ev *Event) string {
-	return oneLine(fmt.Sprintf("[hooknote] %s %s: %s %s", ev.Kind, ev.Status, ev.Model, ev.ID))
+func fallbackSubject(ev *replicate.Event) string {
+	return templates.OneLine(fmt.Sprintf("[hooknote] %s %s: %s %s", ev.Kind, ev.Status, ev.Model, ev.ID))
 }
 
-func fallbackText(ev *Event, f notifiers.Format) string {
+func fallbackText(ev *replicate.Event, f notifiers.Format) string {
 	link := ev.URLs.Web
 	if link == "" {
 		link = ev.URLs.Get
@@ -136,17 +138,17 @@ func fallbackText(ev *Event, f notifiers.Format) string {
 
 // messageID is a job's Message.ID: the same for every attempt of one
 // (event, status, rule, notifier).
-func messageID(ev *Event, rule, notifier string) string {
+func messageID(ev *replicate.Event, rule, notifier string) string {
 	return ev.ID + "." + ev.Status + "." + rule + "." + notifier
 }
 
 // noticeMessage is the built-in on_dead notice about dead letter job.
-func noticeMessage(c *compiled, ev *Event, dead deadInfo, id string) (notifiers.Message, error) {
-	m, _, fatal := (&compiled{to: c.to, cc: c.cc, bcc: c.bcc, channel: c.channel}).render(ev, id)
+func noticeMessage(c *messageTemplates, ev *replicate.Event, dead deadInfo, id string) (notifiers.Message, error) {
+	m, _, fatal := (&messageTemplates{to: c.to, cc: c.cc, bcc: c.bcc, channel: c.channel}).render(ev, id)
 	if fatal != nil {
 		return m, fatal
 	}
-	m.Subject = oneLine(fmt.Sprintf("[hooknote] notification lost: %s %s (%s) via %s", ev.Kind, ev.ID, ev.Status, dead.notifier))
+	m.Subject = templates.OneLine(fmt.Sprintf("[hooknote] notification lost: %s %s (%s) via %s", ev.Kind, ev.ID, ev.Status, dead.notifier))
 	text := fmt.Sprintf("hooknote could not deliver a notification and dead-lettered it.\n"+
 		"rule: %s\nnotifier: %s\nevent: %s %s (%s), model %s\nattempts: %d\nlast error: %s\n"+
 		"Inspect and retry with: hooknote dead list; hooknote dead retry %d",

@@ -11,7 +11,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/hooknote/hooknote/relay/store"
+	"github.com/hooknote/hooknote/replicate"
+	"github.com/hooknote/hooknote/store"
 )
 
 // answer is the JSON body of every intake reply.
@@ -101,15 +102,19 @@ func (r *Relay) intake(req *http.Request, w http.ResponseWriter, cfg *Config) (i
 	}
 	now := r.now()
 	query := req.URL.Query()
-	ev, err := decodeEvent(body, query, now, cfg.routes.needFull)
+	decode := replicate.DecodePartial
+	if cfg.Rules.NeedsFull() {
+		decode = replicate.Decode
+	}
+	ev, err := decode(body, query, now)
 	if err == nil {
-		err = checkQuery(ev, query)
+		err = replicate.CheckQuery(ev, query)
 	}
 	if err != nil {
 		return http.StatusBadRequest, answer{Error: err.Error()}, "bad_request", []slog.Attr{slog.String("error", err.Error())}
 	}
 	attrs := []slog.Attr{slog.String("event_id", ev.ID), slog.String("status", ev.Status), slog.String("kind", ev.Kind)}
-	pairs := cfg.routes.match(ev)
+	pairs := cfg.Rules.Match(ev)
 	wh := store.Webhook{
 		EventID: ev.ID, Status: ev.Status, Terminal: ev.Terminal,
 		Body: body, Query: req.URL.RawQuery, ReceivedAt: now,
@@ -119,8 +124,8 @@ func (r *Relay) intake(req *http.Request, w http.ResponseWriter, cfg *Config) (i
 	}
 	var rules []string
 	for _, p := range pairs {
-		wh.Jobs = append(wh.Jobs, store.NewJob{Rule: p.rule, Notifier: p.notifier})
-		rules = append(rules, p.rule+"→"+p.notifier)
+		wh.Jobs = append(wh.Jobs, store.NewJob{Rule: p.Rule.Name, Notifier: p.Notifier})
+		rules = append(rules, p.Rule.Name+"→"+p.Notifier)
 	}
 	attrs = append(attrs, slog.Any("matched", rules))
 	res, err := r.store.Enqueue(req.Context(), wh)

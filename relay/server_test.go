@@ -14,7 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hooknote/hooknote/relay/store"
+	"github.com/hooknote/hooknote/replicate"
+	"github.com/hooknote/hooknote/store"
+	"github.com/hooknote/hooknote/store/bolt"
 )
 
 const testSecret = "whsec_bm90aWZpZXItdGVzdC1zZWNyZXQtMjRi"
@@ -49,7 +51,7 @@ func newTestRelay(t *testing.T, wrap func(store.Store) store.Store) *Relay {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Open(filepath.Join(t.TempDir(), "s.db"), store.Options{})
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "s.db"), bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +66,7 @@ func newTestRelay(t *testing.T, wrap func(store.Store) store.Store) *Relay {
 func signedRequest(t *testing.T, target, id string, body []byte) *http.Request {
 	t.Helper()
 	now := time.Now()
-	sig, err := Sign(testSecret, id, now, body)
+	sig, err := replicate.Sign(testSecret, id, now, body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +172,7 @@ func TestIntakeInFlightCap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Open(filepath.Join(t.TempDir(), "s.db"), store.Options{})
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "s.db"), bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

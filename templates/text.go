@@ -89,3 +89,9 @@ func oneLine(s string) string {
 	}
 	return strings.TrimSpace(b.String())
 }
+
+// OneLine replaces every run of control characters (CR, LF, tab, …) and
+// line or paragraph separators in s by one space and trims the ends: what
+// the Line escape does to a whole rendering, for text built without a
+// template (fallback subjects).
+func OneLine(s string) string { return oneLine(s) }

@@ -12,7 +12,7 @@ import (
 )
 
 // verifier is a plain Standard Webhooks verifier, written the way the
-// reference libraries do it (independent of hooknote's relay.Verifier, so
+// reference libraries do it (independent of hooknote's replicate.Verifier, so
 // that the baseline does not measure hooknote's code).
 type verifier struct {
 	key       []byte

@@ -10,7 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/hooknote/hooknote/relay"
+	"github.com/hooknote/hooknote/replicate"
 )
 
 // generator makes unique signed webhooks: each has its own event id (26
@@ -97,7 +97,7 @@ func (g *generator) request() (string, *http.Request, error) {
 	id, body := g.next()
 	now := time.Now()
 	msgID := "msg_" + id
-	sig, err := relay.Sign(g.secret, msgID, now, body)
+	sig, err := replicate.Sign(g.secret, msgID, now, body)
 	if err != nil {
 		return "", nil, err
 	}

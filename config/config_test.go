@@ -1,0 +1,156 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/hooknote/hooknote/notifiers"
+)
+
+func testEnv(t *testing.T, vars map[string]string) Env {
+	t.Helper()
+	return Env{Lookup: func(k string) (string, bool) { v, ok := vars[k]; return v, ok }, Dir: t.TempDir()}
+}
+
+const goodConfig = `
+[replicate]
+secret = "whsec_bm90aWZpZXItdGVzdC1zZWNyZXQtMjRi"
+[notifiers.a]
+type = "fake"
+[[rules]]
+name = "r"
+notify = ["a"]
+`
+
+func TestParseDefaults(t *testing.T) {
+	f, errs := Parse(goodConfig, testEnv(t, nil))
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	got := []any{f.Server.Listen, f.Server.AdminListen, f.Server.Path, int64(f.Server.MaxBody), f.Delivery.Workers,
+		f.Delivery.MaxAttempts, f.Delivery.Backoff.Duration, f.Delivery.MaxBackoff.Duration, f.State.Dir, f.State.DedupeFor.Duration,
+		len(f.Notifiers), f.Notifiers[0].Timeout}
+	want := []any{"127.0.0.1:9187", "127.0.0.1:9188", "/webhooks/replicate", int64(25 << 20), 4,
+		10, 2 * time.Second, 10 * time.Minute, "./state", 168 * time.Hour, 1, 10 * time.Second}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("defaults (-want +got):\n%s", diff)
+	}
+}
+
+func TestExpand(t *testing.T) {
+	env := testEnv(t, map[string]string{"A": "x", "EMPTY": ""})
+	cases := []struct {
+		in, want, err string
+	}{
+		{in: "plain", want: "plain"},
+		{in: "${A}", want: "x"},
+		{in: "a-${A}-b", want: "a-x-b"},
+		{in: "${EMPTY:-dflt}", want: "dflt"},
+		{in: "${UNSET:-dflt}", want: "dflt"},
+		{in: "${A:-dflt}", want: "x"},
+		{in: "$${A}", want: "${A}"},
+		{in: "$A {{ .X }}", want: "$A {{ .X }}"},
+		{in: "${UNSET}", err: `environment variable "UNSET" is not set (use ${UNSET:-default} for a default)`},
+		{in: "${A", err: `unterminated ${ in "${A"`},
+		{in: "${1X}", err: `invalid variable name "1X" in ${1X}`},
+	}
+	for _, tc := range cases {
+		got, err := env.expandString(tc.in)
+		if tc.err != "" {
+			if err == nil || err.Error() != tc.err {
+				t.Errorf("expandString(%q) error = %v, want %q", tc.in, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("expandString(%q) = %q, %v, want %q", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+// tokenConfig is a notifier package's Config with a secret and its file.
+type tokenConfig struct {
+	Token     notifiers.Secret `toml:"token"`
+	TokenFile string           `toml:"token_file"`
+}
+
+func TestSecretFiles(t *testing.T) {
+	creds, dir := t.TempDir(), t.TempDir()
+	os.WriteFile(filepath.Join(creds, "token"), []byte("from-credentials\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "other"), []byte("beside-config\r\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "webhook-secret"), []byte("whsec_bm90aWZpZXItdGVzdC1zZWNyZXQtMjRi\n"), 0o600)
+	env := Env{Lookup: func(k string) (string, bool) {
+		if k == "CREDENTIALS_DIRECTORY" {
+			return creds, true
+		}
+		return "", false
+	}, Dir: dir}
+	for _, tc := range []struct{ file, want string }{{"token", "from-credentials"}, {"other", "beside-config"}} {
+		src := strings.Replace(goodConfig, `type = "fake"`, `type = "fake"`+"\ntoken_file = \""+tc.file+"\"", 1)
+		src = strings.Replace(src, `secret = "whsec_bm90aWZpZXItdGVzdC1zZWNyZXQtMjRi"`, `secret_file = "webhook-secret"`, 1)
+		f, errs := Parse(src, env)
+		if len(errs) > 0 {
+			t.Fatalf("token_file %q: %v", tc.file, errs)
+		}
+		if got := f.Secrets(); len(got) != 1 || got[0] != "whsec_bm90aWZpZXItdGVzdC1zZWNyZXQtMjRi" {
+			t.Errorf("secret_file: secrets = %d values, want the file's", len(got))
+		}
+		var c tokenConfig
+		if err := f.Notifiers[0].Decode(&c); err != nil {
+			t.Fatalf("token_file %q: Decode() = %v", tc.file, err)
+		}
+		if c.Token.Reveal() != tc.want {
+			t.Errorf("token_file %q: token %q, want %q", tc.file, c.Token.Reveal(), tc.want)
+		}
+	}
+}
+
+// TestNotifierDecodeUnknown: a key neither the common keys nor the
+// package's Config take is an error at its path; one both know is not.
+func TestNotifierDecodeUnknown(t *testing.T) {
+	src := strings.Replace(goodConfig, `type = "fake"`, "type = \"fake\"\nrate = \"1/s\"\ncolour = \"red\"\ntoken = \"t\"", 1)
+	f, errs := Parse(src, testEnv(t, nil))
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	var c tokenConfig
+	err := f.Notifiers[0].Decode(&c)
+	var ce *Error
+	if !errors.As(err, &ce) || ce.Path != "notifiers.a.colour" || ce.Err.Error() != "unknown key" {
+		t.Fatalf("Decode() = %v, want notifiers.a.colour: unknown key", err)
+	}
+	if c.Token.Reveal() != "t" || f.Notifiers[0].Rate.String() != "1/s" {
+		t.Errorf("Decode() took token %q, rate %v", c.Token.Reveal(), f.Notifiers[0].Rate)
+	}
+}
+
+func TestSizeRateDuration(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int64
+		ok   bool
+	}{{"25MiB", 25 << 20, true}, {"512KiB", 512 << 10, true}, {"10MB", 10e6, true}, {"1024", 1024, true}, {"0", 0, false}, {"-1MiB", 0, false}, {"lots", 0, false}} {
+		var s Size
+		err := s.UnmarshalText([]byte(tc.in))
+		if (err == nil) != tc.ok || (tc.ok && int64(s) != tc.want) {
+			t.Errorf("Size(%q) = %d, %v, want %d ok=%v", tc.in, s, err, tc.want, tc.ok)
+		}
+	}
+	for _, tc := range []struct {
+		in   string
+		want float64
+		ok   bool
+	}{{"1/s", 1, true}, {"30/m", 0.5, true}, {"3600/h", 1, true}, {"0/s", 0, false}, {"1/d", 0, false}, {"x", 0, false}} {
+		var r Rate
+		err := r.UnmarshalText([]byte(tc.in))
+		if (err == nil) != tc.ok || (tc.ok && float64(r.Limit) != tc.want) {
+			t.Errorf("Rate(%q) = %v, %v, want %v ok=%v", tc.in, r.Limit, err, tc.want, tc.ok)
+		}
+	}
+}

@@ -1,0 +1,225 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/hooknote/hooknote/notifiers"
+)
+
+// File is the TOML config file as decoded and checked (DESIGN §3), before
+// anything is built from it.
+type File struct {
+	Server    Server    `toml:"server"`
+	Replicate Replicate `toml:"replicate"`
+	State     State     `toml:"state"`
+	Delivery  Delivery  `toml:"delivery"`
+	Templates Templates `toml:"templates"`
+	Log       Log       `toml:"log"`
+	Rules     []Rule    `toml:"-"`
+	// Notifiers are the [notifiers.NAME] tables, sorted by name.
+	Notifiers []*Notifier `toml:"-"`
+}
+
+// Server is [server]: the listeners.
+type Server struct {
+	Listen            string   `toml:"listen"`
+	AdminListen       string   `toml:"admin_listen"`
+	Path              string   `toml:"path"`
+	MaxBody           Size     `toml:"max_body"`
+	ReadTimeout       Duration `toml:"read_timeout"`
+	ReadHeaderTimeout Duration `toml:"read_header_timeout"`
+	MaxInFlight       int      `toml:"max_in_flight"`
+}
+
+// Replicate is [replicate]: signature verification.
+type Replicate struct {
+	Secret        notifiers.Secret   `toml:"secret"`
+	SecretFile    string             `toml:"secret_file"`
+	Secrets       []notifiers.Secret `toml:"secrets"`
+	Tolerance     Duration           `toml:"tolerance"`
+	AllowUnsigned bool               `toml:"allow_unsigned"`
+}
+
+// State is [state]: where the store lives.
+type State struct {
+	Dir       string   `toml:"dir"`
+	DedupeFor Duration `toml:"dedupe_for"`
+}
+
+// Delivery is [delivery]: workers and the retry policy.
+type Delivery struct {
+	Workers     int      `toml:"workers"`
+	MaxAttempts int      `toml:"max_attempts"`
+	MaxAge      Duration `toml:"max_age"`
+	Backoff     Duration `toml:"backoff"`
+	MaxBackoff  Duration `toml:"max_backoff"`
+	OnDead      string   `toml:"on_dead"`
+}
+
+// Templates is [templates]: user template files.
+type Templates struct {
+	Files []string `toml:"files"`
+}
+
+// Log is [log].
+type Log struct {
+	Level  string `toml:"level"`
+	Format string `toml:"format"`
+}
+
+// Rule is one [[rules]] table.
+type Rule struct {
+	Name       string            `toml:"name"`
+	Kind       string            `toml:"kind"`
+	Status     []string          `toml:"status"`
+	Model      string            `toml:"model"`
+	Deployment string            `toml:"deployment"`
+	Query      map[string]string `toml:"query"`
+	When       string            `toml:"when"`
+	Notify     []string          `toml:"notify"`
+	Stop       bool              `toml:"stop"`
+}
+
+func defaultFile(env Env) File {
+	stateDir := "./state"
+	if d, ok := env.Lookup("STATE_DIRECTORY"); ok && d != "" {
+		stateDir = strings.Split(d, ":")[0]
+	}
+	return File{
+		Server: Server{
+			Listen:            "127.0.0.1:9187",
+			AdminListen:       "127.0.0.1:9188",
+			Path:              "/webhooks/replicate",
+			MaxBody:           25 << 20,
+			ReadTimeout:       Duration{30 * time.Second},
+			ReadHeaderTimeout: Duration{10 * time.Second},
+			MaxInFlight:       128,
+		},
+		Replicate: Replicate{Tolerance: Duration{5 * time.Minute}},
+		State:     State{Dir: stateDir, DedupeFor: Duration{168 * time.Hour}},
+		Delivery: Delivery{
+			Workers: 4, MaxAttempts: 10,
+			MaxAge:  Duration{24 * time.Hour},
+			Backoff: Duration{2 * time.Second}, MaxBackoff: Duration{10 * time.Minute},
+		},
+		Log: Log{Level: "info", Format: "text"},
+	}
+}
+
+// validate checks the values of the sections and the references between
+// them (rules and on_dead name declared notifiers). What only a notifier
+// package or the rule compiler can judge is checked where they are built.
+func (f *File) validate() []error {
+	var errs []error
+	for _, l := range []struct{ key, addr string }{{"server.listen", f.Server.Listen}, {"server.admin_listen", f.Server.AdminListen}} {
+		if _, _, err := net.SplitHostPort(l.addr); err != nil {
+			errs = append(errs, Errorf(l.key, "%q is not host:port", l.addr))
+		}
+	}
+	if f.Server.Listen == f.Server.AdminListen && !strings.HasSuffix(f.Server.Listen, ":0") {
+		errs = append(errs, Errorf("server.admin_listen", "must differ from server.listen (metrics and dead letters must not be served where webhooks arrive)"))
+	}
+	if !strings.HasPrefix(f.Server.Path, "/") || f.Server.Path == "/healthz" {
+		errs = append(errs, Errorf("server.path", "%q must start with / and not be /healthz", f.Server.Path))
+	}
+	if f.Server.ReadTimeout.Duration <= 0 || f.Server.ReadHeaderTimeout.Duration <= 0 {
+		errs = append(errs, Errorf("server.read_timeout", "read_timeout and read_header_timeout must be positive"))
+	}
+	if f.Server.MaxInFlight < 1 {
+		errs = append(errs, Errorf("server.max_in_flight", "must be at least 1"))
+	}
+	if f.Replicate.Tolerance.Duration <= 0 {
+		errs = append(errs, Errorf("replicate.tolerance", "must be positive"))
+	}
+	if len(f.Secrets()) == 0 && !f.Replicate.AllowUnsigned {
+		errs = append(errs, Errorf("replicate.secret", "no signing secret: set secret, secret_file or secrets (allow_unsigned = true only for local experiments)"))
+	}
+	d := f.Delivery
+	if d.Workers < 1 || d.Workers > 256 {
+		errs = append(errs, Errorf("delivery.workers", "must be between 1 and 256"))
+	}
+	if d.MaxAttempts < 1 {
+		errs = append(errs, Errorf("delivery.max_attempts", "must be at least 1"))
+	}
+	if d.Backoff.Duration <= 0 || d.MaxBackoff.Duration < d.Backoff.Duration {
+		errs = append(errs, Errorf("delivery.max_backoff", "backoff must be positive and max_backoff at least backoff"))
+	}
+	if d.MaxAge.Duration <= 0 {
+		errs = append(errs, Errorf("delivery.max_age", "must be positive"))
+	}
+	if f.State.DedupeFor.Duration < 10*time.Minute {
+		errs = append(errs, Errorf("state.dedupe_for", "must be at least 10m (Replicate retries for about a minute)"))
+	}
+	switch f.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, Errorf("log.level", "%q is not one of debug, info, warn, error", f.Log.Level))
+	}
+	if f.Log.Format != "text" && f.Log.Format != "json" {
+		errs = append(errs, Errorf("log.format", "%q is not one of text, json", f.Log.Format))
+	}
+	return append(errs, f.validateReferences()...)
+}
+
+// validateReferences checks that rules and on_dead name declared notifiers,
+// that rule names are unique (they key the dedupe records) and that no rule
+// lists a notifier twice.
+func (f *File) validateReferences() []error {
+	var errs []error
+	known := make(map[string]bool, len(f.Notifiers))
+	for _, n := range f.Notifiers {
+		known[n.Name] = true
+	}
+	if od := f.Delivery.OnDead; od != "" && !known[od] {
+		errs = append(errs, Errorf("delivery.on_dead", "unknown notifier %q", od))
+	}
+	seen := map[string]int{}
+	for i, r := range f.Rules {
+		p := fmt.Sprintf("rules[%d]", i)
+		name := r.DisplayName(i)
+		if j, dup := seen[name]; dup {
+			errs = append(errs, Errorf(p+".name", "%q is also the name of rules[%d] (names key the dedupe records)", name, j))
+		}
+		seen[name] = i
+		if len(r.Notify) == 0 {
+			errs = append(errs, Errorf(p+".notify", "names no notifier"))
+		}
+		listed := map[string]bool{}
+		for j, n := range r.Notify {
+			switch {
+			case !known[n]:
+				errs = append(errs, Errorf(fmt.Sprintf("%s.notify[%d]", p, j), "unknown notifier %q", n))
+			case listed[n]:
+				errs = append(errs, Errorf(fmt.Sprintf("%s.notify[%d]", p, j), "%q is listed twice", n))
+			}
+			listed[n] = true
+		}
+	}
+	return errs
+}
+
+// DisplayName is the rule's name, or "rule-I" for the I-th rule when it has
+// none.
+func (r *Rule) DisplayName(i int) string {
+	if r.Name == "" {
+		return fmt.Sprintf("rule-%d", i)
+	}
+	return r.Name
+}
+
+// Secrets returns every configured signing secret's value.
+func (f *File) Secrets() []string {
+	var out []string
+	if !f.Replicate.Secret.IsZero() {
+		out = append(out, f.Replicate.Secret.Reveal())
+	}
+	for _, s := range f.Replicate.Secrets {
+		if !s.IsZero() {
+			out = append(out, s.Reveal())
+		}
+	}
+	return out
+}

@@ -1,0 +1,243 @@
+package bolt
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+
+	"github.com/hooknote/hooknote/store"
+)
+
+var _ store.Store = (*DB)(nil)
+
+const (
+	// DefaultDedupeFor is the dedupe window when Options.DedupeFor is zero.
+	DefaultDedupeFor = 168 * time.Hour
+	// DefaultLockTimeout is the lock wait when Options.LockTimeout is zero.
+	DefaultLockTimeout = time.Second
+)
+
+// sweepChunk bounds the deletions of one Sweep transaction.
+const sweepChunk = 1000
+
+// Options configure Open. The zero value is usable.
+type Options struct {
+	// DedupeFor is how long dedupe keys and terminal marks are kept after
+	// the webhook that wrote them was received; default DefaultDedupeFor.
+	DedupeFor time.Duration
+	// Logger receives debug and warning events; nil discards them.
+	Logger *slog.Logger
+	// LockTimeout bounds the wait for the file lock held by another
+	// process; default DefaultLockTimeout.
+	LockTimeout time.Duration
+}
+
+// DB is the embedded store.Store, one bbolt file. Enqueue calls share commits
+// through one committer goroutine; leases live in memory only.
+type DB struct {
+	bolt      *bbolt.DB
+	dedupeFor time.Duration
+	log       *slog.Logger
+
+	// closeMu is held shared by every method for its whole duration and
+	// exclusively by Close, which therefore waits for them.
+	closeMu sync.RWMutex
+	closed  bool
+
+	reqs chan *enqueueReq // to the committer
+	quit chan struct{}    // closed by Close: the committer exits
+	done chan struct{}    // closed by the committer when it has exited
+
+	commits      atomic.Uint64 // committed Enqueue batches (tests)
+	beforeCommit func(n int)   // test hook: called with each batch's size before its transaction
+
+	mu     sync.Mutex // guards leased; held across Claim's scan
+	leased map[uint64]struct{}
+}
+
+// Open opens (creating with mode 0600) the state file at path and starts
+// the committer. Another process holding the file makes Open fail after
+// opts.LockTimeout.
+func Open(path string, opts Options) (*DB, error) {
+	if opts.DedupeFor < 0 {
+		return nil, fmt.Errorf("open store: negative dedupe window %s", opts.DedupeFor)
+	}
+	if opts.DedupeFor == 0 {
+		opts.DedupeFor = DefaultDedupeFor
+	}
+	if opts.LockTimeout <= 0 {
+		opts.LockTimeout = DefaultLockTimeout
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	b, err := bbolt.Open(path, 0o600, &bbolt.Options{
+		Timeout: opts.LockTimeout,
+		// The freelist is rebuilt at open instead of written at every
+		// commit: fewer pages per fsync. The map freelist stays fast as
+		// the file grows, and a larger first mmap means fewer remaps
+		// (each of which waits for every reader).
+		NoFreelistSync:  true,
+		FreelistType:    bbolt.FreelistMapType,
+		InitialMmapSize: 64 << 20,
+	})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil, fmt.Errorf("open store: state file %q is locked by another hooknote?: %w", path, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open store %q: %w", path, err)
+	}
+	if err := b.Update(initBuckets); err != nil {
+		_ = b.Close()
+		return nil, fmt.Errorf("open store %q: %w", path, err)
+	}
+	d := &DB{
+		bolt:      b,
+		dedupeFor: opts.DedupeFor,
+		log:       opts.Logger,
+		reqs:      make(chan *enqueueReq, maxBatch),
+		quit:      make(chan struct{}),
+		done:      make(chan struct{}),
+		leased:    make(map[uint64]struct{}),
+	}
+	go d.commitLoop()
+	return d, nil
+}
+
+// initBuckets creates the buckets and checks the format version.
+func initBuckets(tx *bbolt.Tx) error {
+	for _, name := range allBuckets {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return fmt.Errorf("create bucket %q: %w", name, err)
+		}
+	}
+	meta := tx.Bucket(bucketMeta)
+	switch v := meta.Get(keyVersion); {
+	case v == nil:
+		return meta.Put(keyVersion, []byte{formatVersion})
+	case len(v) != 1 || v[0] != formatVersion:
+		return fmt.Errorf("unsupported format version %v", v)
+	}
+	return nil
+}
+
+// Path returns the file the store lives in.
+func (d *DB) Path() string { return d.bolt.Path() }
+
+// Close waits for the methods in progress, stops the committer and closes the
+// file. Later calls of any method return store.ErrClosed.
+func (d *DB) Close() error {
+	d.closeMu.Lock()
+	defer d.closeMu.Unlock()
+	if d.closed {
+		return store.ErrClosed
+	}
+	d.closed = true
+	close(d.quit)
+	<-d.done
+	if err := d.bolt.Close(); err != nil {
+		return fmt.Errorf("close store: %w", err)
+	}
+	return nil
+}
+
+// enter starts a method: it fails once the store is closed or ctx has
+// ended, and otherwise holds Close off until the returned func is called.
+func (d *DB) enter(ctx context.Context) (func(), error) {
+	d.closeMu.RLock()
+	if d.closed {
+		d.closeMu.RUnlock()
+		return nil, store.ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		d.closeMu.RUnlock()
+		return nil, err
+	}
+	return d.closeMu.RUnlock, nil
+}
+
+// Stats returns the number of pending jobs and dead letters.
+func (d *DB) Stats(ctx context.Context) (store.Stats, error) {
+	leave, err := d.enter(ctx)
+	if err != nil {
+		return store.Stats{}, err
+	}
+	defer leave()
+	var s store.Stats
+	err = d.bolt.View(func(tx *bbolt.Tx) error {
+		s.Pending = tx.Bucket(bucketJobs).Stats().KeyN
+		s.Dead = tx.Bucket(bucketDead).Stats().KeyN
+		return nil
+	})
+	if err != nil {
+		return store.Stats{}, fmt.Errorf("store stats: %w", err)
+	}
+	return s, nil
+}
+
+// Sweep deletes the dedupe keys and terminal marks that expired at or before
+// now, at most sweepChunk per transaction, until none is left or ctx ends.
+func (d *DB) Sweep(ctx context.Context, now time.Time) (int, error) {
+	leave, err := d.enter(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer leave()
+	total := 0
+	for {
+		if err := ctx.Err(); err != nil {
+			return total, err
+		}
+		n, err := d.sweepChunk(nanos(now))
+		total += n
+		if err != nil {
+			return total, fmt.Errorf("sweep dedupe keys: %w", err)
+		}
+		if n < sweepChunk {
+			d.log.Debug("swept dedupe keys", "count", total)
+			return total, nil
+		}
+	}
+}
+
+// sweepChunk deletes up to sweepChunk expired keys in one transaction.
+func (d *DB) sweepChunk(now int64) (int, error) {
+	n := 0
+	err := d.bolt.Update(func(tx *bbolt.Tx) error {
+		seen, index := tx.Bucket(bucketSeen), tx.Bucket(bucketExpiry)
+		var keys [][]byte
+		c := index.Cursor()
+		for k, _ := c.First(); k != nil && len(keys) < sweepChunk; k, _ = c.Next() {
+			if len(k) < 8 || unsortable(binary.BigEndian.Uint64(k)) > now {
+				break
+			}
+			keys = append(keys, append([]byte(nil), k...))
+		}
+		for _, k := range keys {
+			if err := index.Delete(k); err != nil {
+				return err
+			}
+			// The seen key is deleted only if this index entry is its
+			// current expiry (mark keeps the two in step; this is a guard).
+			if v := seen.Get(k[8:]); v != nil && decodeNanos(v) == unsortable(binary.BigEndian.Uint64(k)) {
+				if err := seen.Delete(k[8:]); err != nil {
+					return err
+				}
+			}
+		}
+		n = len(keys)
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}

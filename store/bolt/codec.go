@@ -1,0 +1,222 @@
+package bolt
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hooknote/hooknote/store"
+)
+
+// Bucket names. Every multi-byte number in a key is big-endian so that keys
+// sort by it.
+var (
+	bucketMeta   = []byte("meta")   // "version" → formatVersion
+	bucketSeen   = []byte("seen")   // dedupe key → expiry (8 bytes)
+	bucketExpiry = []byte("expiry") // expiry (8 bytes) + dedupe key → nil
+	bucketJobs   = []byte("jobs")   // id (8 bytes) → job record
+	bucketDue    = []byte("due")    // nextAt (8 bytes) + id (8 bytes) → nil
+	bucketBodies = []byte("bodies") // body id (8 bytes) → raw body
+	bucketRefs   = []byte("refs")   // body id (8 bytes) → reference count (uvarint)
+	bucketDead   = []byte("dead")   // id (8 bytes) → job record
+
+	allBuckets = [][]byte{bucketMeta, bucketSeen, bucketExpiry, bucketJobs, bucketDue, bucketBodies, bucketRefs, bucketDead}
+	keyVersion = []byte("version")
+)
+
+// formatVersion is the on-disk layout version, stored in the meta bucket and
+// as the first byte of every record.
+const formatVersion = 1
+
+// Kinds of dedupe keys (the first byte of a key in the seen bucket).
+const (
+	seenWebhook  = 'w' // webhook-id
+	seenJob      = 'j' // (event id, status, rule, notifier)
+	seenTerminal = 't' // a terminal status was recorded for an event id
+)
+
+// errCorrupt reports a record that cannot be decoded.
+var errCorrupt = errors.New("corrupt record")
+
+// seenKey builds a dedupe key of the given kind from length-prefixed parts,
+// so that no choice of part values can make two different keys equal.
+func seenKey(kind byte, parts ...string) []byte {
+	n := 1
+	for _, p := range parts {
+		n += binary.MaxVarintLen64 + len(p)
+	}
+	k := make([]byte, 1, n)
+	k[0] = kind
+	for _, p := range parts {
+		k = appendString(k, p)
+	}
+	return k
+}
+
+// sortable maps unix nanoseconds to a uint64 that sorts like the signed value.
+func sortable(n int64) uint64 { return uint64(n) ^ (1 << 63) }
+
+// unsortable inverts sortable.
+func unsortable(u uint64) int64 { return int64(u ^ (1 << 63)) }
+
+// itob encodes an id as an 8-byte big-endian key.
+func itob(id uint64) []byte { return binary.BigEndian.AppendUint64(make([]byte, 0, 8), id) }
+
+// expiryKey is the index key of a dedupe key expiring at exp.
+func expiryKey(exp int64, key []byte) []byte {
+	k := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(key)), sortable(exp))
+	return append(k, key...)
+}
+
+// dueKey is the key of job id in the due bucket.
+func dueKey(at int64, id uint64) []byte {
+	k := binary.BigEndian.AppendUint64(make([]byte, 0, 16), sortable(at))
+	return binary.BigEndian.AppendUint64(k, id)
+}
+
+// splitDueKey inverts dueKey.
+func splitDueKey(k []byte) (at int64, id uint64) {
+	return unsortable(binary.BigEndian.Uint64(k)), binary.BigEndian.Uint64(k[8:])
+}
+
+// encodeNanos encodes an expiry for the seen bucket.
+func encodeNanos(n int64) []byte {
+	return binary.BigEndian.AppendUint64(make([]byte, 0, 8), sortable(n))
+}
+
+// decodeNanos inverts encodeNanos; a malformed value reads as long expired.
+func decodeNanos(v []byte) int64 {
+	if len(v) != 8 {
+		return unsortable(0)
+	}
+	return unsortable(binary.BigEndian.Uint64(v))
+}
+
+// nanos converts a time to unix nanoseconds, the zero time to 0.
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+// fromNanos inverts nanos.
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
+}
+
+// record is a job as stored: the store.Job without its body, plus the id of the
+// shared body.
+type record struct {
+	store.Job
+	bodyID uint64
+}
+
+// encode appends the record's binary form (everything but ID and Body).
+func (r *record) encode() []byte {
+	j := &r.Job
+	n := 1 + 7*binary.MaxVarintLen64 + 7*binary.MaxVarintLen32 +
+		len(j.EventID) + len(j.Status) + len(j.Rule) + len(j.Notifier) +
+		len(j.WebhookID) + len(j.Query) + len(j.LastError)
+	b := make([]byte, 1, n)
+	b[0] = formatVersion
+	b = binary.AppendUvarint(b, r.bodyID)
+	b = binary.AppendUvarint(b, j.Notice)
+	b = binary.AppendUvarint(b, uint64(j.Attempts))
+	for _, t := range []time.Time{j.ReceivedAt, j.FirstAt, j.NextAt, j.DeadAt} {
+		b = binary.AppendVarint(b, nanos(t))
+	}
+	for _, s := range []string{j.EventID, j.Status, j.Rule, j.Notifier, j.WebhookID, j.Query, j.LastError} {
+		b = appendString(b, s)
+	}
+	return b
+}
+
+// decodeRecord parses a record stored under id. It copies every string, so
+// the result outlives the transaction.
+func decodeRecord(id uint64, v []byte) (record, error) {
+	d := decoder{b: v}
+	if ver := d.byte(); ver != formatVersion {
+		return record{}, fmt.Errorf("decode job %d: version %d: %w", id, ver, errCorrupt)
+	}
+	r := record{Job: store.Job{ID: id}}
+	j := &r.Job
+	r.bodyID = d.uvarint()
+	j.Notice = d.uvarint()
+	j.Attempts = int(d.uvarint())
+	for _, t := range []*time.Time{&j.ReceivedAt, &j.FirstAt, &j.NextAt, &j.DeadAt} {
+		*t = fromNanos(d.varint())
+	}
+	for _, s := range []*string{&j.EventID, &j.Status, &j.Rule, &j.Notifier, &j.WebhookID, &j.Query, &j.LastError} {
+		*s = d.string()
+	}
+	if d.err != nil || len(d.b) != 0 {
+		return record{}, fmt.Errorf("decode job %d: %w", id, errCorrupt)
+	}
+	return r, nil
+}
+
+// appendString appends a uvarint length and the bytes of s.
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// decoder reads the parts of a record, remembering the first error.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) byte() byte {
+	if len(d.b) == 0 {
+		d.err = errCorrupt
+		return 0
+	}
+	c := d.b[0]
+	d.b = d.b[1:]
+	return c
+}
+
+func (d *decoder) uvarint() uint64 {
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.err = errCorrupt
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) varint() int64 {
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.err = errCorrupt
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) string() string {
+	n := d.uvarint()
+	if d.err != nil || n > uint64(len(d.b)) {
+		d.err = errCorrupt
+		return ""
+	}
+	s := string(d.b[:n])
+	d.b = d.b[n:]
+	return s
+}
+
+// beID decodes an 8-byte big-endian id key.
+func beID(k []byte) uint64 {
+	if len(k) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(k)
+}

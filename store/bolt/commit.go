@@ -1,0 +1,290 @@
+package bolt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/hooknote/hooknote/store"
+)
+
+// Limits of one group commit. A batch always holds at least one request.
+const (
+	maxBatch      = 1024     // requests
+	maxBatchBytes = 64 << 20 // bytes of webhook bodies
+)
+
+// States of an enqueueReq.
+const (
+	reqPending   int32 = iota // in the channel or a batch, not yet decided
+	reqTaken                  // in a transaction: the caller waits for its commit
+	reqAbandoned              // the caller's ctx ended first: never written
+)
+
+// enqueueReq is one Enqueue call handed to the committer. Its keys are built
+// by the caller's goroutine, off the committer's path.
+type enqueueReq struct {
+	ctx   context.Context
+	op    func(*txn) error // a job operation (complete, retry, kill…) instead of a webhook
+	w     *store.Webhook
+	wkey  []byte   // webhook-id key; nil when the webhook has no id
+	tkey  []byte   // terminal mark of the event
+	jkeys [][]byte // per job; nil for a notice (no dedupe)
+	state atomic.Int32
+	res   chan enqueueResult // buffered: the committer never blocks on it
+}
+
+type enqueueResult struct {
+	enq store.Enqueued
+	err error
+}
+
+// Enqueue records w and its jobs; see store.Store. A webhook with an empty
+// WebhookID is deduplicated by its jobs' keys only.
+func (d *DB) Enqueue(ctx context.Context, w store.Webhook) (store.Enqueued, error) {
+	leave, err := d.enter(ctx)
+	if err != nil {
+		return store.Enqueued{}, err
+	}
+	defer leave()
+	res, err := d.enqueue(ctx, &w)
+	if err != nil {
+		return store.Enqueued{}, fmt.Errorf("enqueue webhook %q: %w", w.WebhookID, err)
+	}
+	return res, nil
+}
+
+func (d *DB) enqueue(ctx context.Context, w *store.Webhook) (store.Enqueued, error) {
+	r, err := newEnqueueReq(ctx, w)
+	if err != nil {
+		return store.Enqueued{}, err
+	}
+	select {
+	case d.reqs <- r:
+	case <-ctx.Done():
+		return store.Enqueued{}, ctx.Err()
+	}
+	select {
+	case res := <-r.res:
+		return res.enq, res.err
+	case <-ctx.Done():
+		if r.state.CompareAndSwap(reqPending, reqAbandoned) {
+			return store.Enqueued{}, ctx.Err()
+		}
+		res := <-r.res // taken: its commit decides
+		return res.enq, res.err
+	}
+}
+
+// submit runs a job operation in the committer's next transaction, so that
+// completing, retrying and killing jobs share fsyncs with intake. op must
+// return store.ErrNotFound (or wrap it) before it writes anything; that error is
+// its caller's alone, any other error fails the whole transaction.
+func (d *DB) submit(ctx context.Context, op func(*txn) error) error {
+	r := &enqueueReq{ctx: ctx, op: op, res: make(chan enqueueResult, 1)}
+	select {
+	case d.reqs <- r:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case res := <-r.res:
+		return res.err
+	case <-ctx.Done():
+		if r.state.CompareAndSwap(reqPending, reqAbandoned) {
+			return ctx.Err()
+		}
+		return (<-r.res).err // taken: its commit decides
+	}
+}
+
+// size is the body bytes a request adds to a batch.
+func (r *enqueueReq) size() int {
+	if r.w == nil {
+		return 0
+	}
+	return len(r.w.Body)
+}
+
+// newEnqueueReq checks w against bbolt's limits and builds its keys.
+func newEnqueueReq(ctx context.Context, w *store.Webhook) (*enqueueReq, error) {
+	if w.ReceivedAt.IsZero() {
+		return nil, errors.New("zero ReceivedAt")
+	}
+	if int64(len(w.Body)) > bbolt.MaxValueSize {
+		return nil, fmt.Errorf("body of %d bytes is too large", len(w.Body))
+	}
+	r := &enqueueReq{
+		ctx:   ctx,
+		w:     w,
+		tkey:  seenKey(seenTerminal, w.EventID),
+		jkeys: make([][]byte, len(w.Jobs)),
+		res:   make(chan enqueueResult, 1),
+	}
+	if w.WebhookID != "" {
+		r.wkey = seenKey(seenWebhook, w.WebhookID)
+	}
+	for i, j := range w.Jobs {
+		if j.Notice == 0 {
+			r.jkeys[i] = seenKey(seenJob, w.EventID, w.Status, j.Rule, j.Notifier)
+		}
+	}
+	for _, k := range append([][]byte{r.wkey, r.tkey}, r.jkeys...) {
+		if len(k)+8 > bbolt.MaxKeySize { // +8: the expiry index prefix
+			return nil, fmt.Errorf("dedupe key of %d bytes is too long", len(k))
+		}
+	}
+	return r, nil
+}
+
+// commitLoop is the committer: it takes every request waiting, commits them
+// in one transaction and answers each, until Close.
+func (d *DB) commitLoop() {
+	defer close(d.done)
+	var batch []*enqueueReq
+	for {
+		select {
+		case <-d.quit:
+			return
+		case r := <-d.reqs:
+			batch = d.gather(append(batch[:0], r))
+			d.commit(batch)
+			clear(batch) // drop references to bodies
+		}
+	}
+}
+
+// gather appends the requests already waiting, within the batch limits.
+func (d *DB) gather(batch []*enqueueReq) []*enqueueReq {
+	size := batch[0].size()
+	for len(batch) < maxBatch && size < maxBatchBytes {
+		select {
+		case r := <-d.reqs:
+			batch = append(batch, r)
+			size += r.size()
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+// commit applies the requests still wanted in one transaction, in order,
+// and answers each: all with the commit's error, or each with its result.
+func (d *DB) commit(batch []*enqueueReq) {
+	taken := batch[:0:0]
+	for _, r := range batch {
+		if r.take() {
+			taken = append(taken, r)
+		}
+	}
+	if len(taken) == 0 {
+		return
+	}
+	if d.beforeCommit != nil {
+		d.beforeCommit(len(taken))
+	}
+	results := make([]enqueueResult, len(taken))
+	err := d.bolt.Update(func(tx *bbolt.Tx) error {
+		t := openTxn(tx)
+		for i, r := range taken {
+			if r.op != nil {
+				if err := r.op(t); errors.Is(err, store.ErrNotFound) {
+					results[i].err = err // nothing written: this caller's alone
+				} else if err != nil {
+					return err
+				}
+				continue
+			}
+			res, err := d.apply(t, r)
+			if err != nil {
+				return err
+			}
+			results[i].enq = res
+		}
+		return nil
+	})
+	if err == nil {
+		d.commits.Add(1)
+	}
+	for i, r := range taken {
+		if err != nil {
+			r.res <- enqueueResult{err: fmt.Errorf("commit: %w", err)}
+			continue
+		}
+		r.res <- results[i]
+	}
+}
+
+// take claims r for a transaction; false when its caller has given up (r
+// is then answered with its ctx error, if it has not been answered yet).
+func (r *enqueueReq) take() bool {
+	if err := r.ctx.Err(); err != nil {
+		if r.state.CompareAndSwap(reqPending, reqAbandoned) {
+			r.res <- enqueueResult{err: err}
+		}
+		return false
+	}
+	return r.state.CompareAndSwap(reqPending, reqTaken)
+}
+
+// apply writes one webhook within the batch's transaction, following the
+// steps documented on store.Store.Enqueue. Dedupe keys are checked against the
+// webhook's ReceivedAt: a key expired by then counts as absent.
+func (d *DB) apply(t *txn, r *enqueueReq) (store.Enqueued, error) {
+	w := r.w
+	at := nanos(w.ReceivedAt)
+	exp := at + int64(d.dedupeFor)
+	if r.wkey != nil && t.live(r.wkey, at) {
+		return store.Enqueued{Duplicate: true}, nil
+	}
+	if !w.Terminal && t.live(r.tkey, at) {
+		return store.Enqueued{Stale: true}, t.mark(r.wkey, exp)
+	}
+	var res store.Enqueued
+	var bodyID uint64
+	for i, nj := range w.Jobs {
+		if k := r.jkeys[i]; k != nil {
+			if t.live(k, at) {
+				continue
+			}
+			if err := t.mark(k, exp); err != nil {
+				return store.Enqueued{}, err
+			}
+		}
+		if bodyID == 0 {
+			id, err := t.newBody(w.Body)
+			if err != nil {
+				return store.Enqueued{}, err
+			}
+			bodyID = id
+		}
+		rec := record{bodyID: bodyID, Job: store.Job{
+			EventID: w.EventID, Status: w.Status, Rule: nj.Rule, Notifier: nj.Notifier,
+			Notice: nj.Notice, WebhookID: w.WebhookID, Query: w.Query,
+			ReceivedAt: w.ReceivedAt, FirstAt: w.ReceivedAt, NextAt: w.ReceivedAt,
+		}}
+		if err := t.addJob(&rec); err != nil {
+			return store.Enqueued{}, err
+		}
+		res.Accepted++
+	}
+	if bodyID != 0 {
+		if err := t.setRefs(bodyID, uint64(res.Accepted)); err != nil {
+			return store.Enqueued{}, err
+		}
+	}
+	if err := t.mark(r.wkey, exp); err != nil {
+		return store.Enqueued{}, err
+	}
+	if w.Terminal {
+		if err := t.mark(r.tkey, exp); err != nil {
+			return store.Enqueued{}, err
+		}
+	}
+	res.Duplicate = len(w.Jobs) > 0 && res.Accepted == 0
+	return res, nil
+}

@@ -1,0 +1,324 @@
+package bolt
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/hooknote/hooknote/store"
+)
+
+// Claim leases up to max jobs due at or before now, oldest due first; see
+// store.Store. Jobs of one webhook claimed together share one Body slice, which
+// callers must not modify.
+func (d *DB) Claim(ctx context.Context, now time.Time, max int) ([]store.Job, error) {
+	leave, err := d.enter(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer leave()
+	if max <= 0 {
+		return nil, nil
+	}
+	recs, err := d.lease(nanos(now), max)
+	if err != nil {
+		return nil, fmt.Errorf("claim jobs: %w", err)
+	}
+	if len(recs) == 0 {
+		return nil, nil
+	}
+	jobs, err := d.withBodies(recs)
+	if err != nil {
+		d.unlease(recs...)
+		return nil, fmt.Errorf("claim jobs: %w", err)
+	}
+	return jobs, nil
+}
+
+// lease scans the due jobs and leases up to max of them. It holds d.mu
+// throughout, and leases end only after their transaction commits, so the
+// scan never sees a job whose lease ended in a transaction it cannot see.
+func (d *DB) lease(now int64, max int) ([]record, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var recs []record
+	err := d.bolt.View(func(tx *bbolt.Tx) error {
+		t := openTxn(tx)
+		c := t.due.Cursor()
+		for k, _ := c.First(); k != nil && len(recs) < max; k, _ = c.Next() {
+			at, id := splitDueKey(k)
+			if at > now {
+				break
+			}
+			if _, ok := d.leased[id]; ok {
+				continue
+			}
+			r, err := t.get(t.jobs, id)
+			if err != nil {
+				d.log.Warn("skipping due entry", "job", id, "err", err)
+				continue
+			}
+			recs = append(recs, r)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range recs {
+		d.leased[r.ID] = struct{}{}
+	}
+	return recs, nil
+}
+
+// withBodies reads the bodies of leased records, outside d.mu. A job
+// deleted meanwhile (by a caller not holding its lease) is left out.
+func (d *DB) withBodies(recs []record) ([]store.Job, error) {
+	jobs := make([]store.Job, 0, len(recs))
+	var gone []record
+	err := d.bolt.View(func(tx *bbolt.Tx) error {
+		t := openTxn(tx)
+		bodies := make(map[uint64][]byte)
+		for _, r := range recs {
+			if t.jobs.Get(itob(r.ID)) == nil {
+				gone = append(gone, r)
+				continue
+			}
+			body, ok := bodies[r.bodyID]
+			if !ok {
+				v := t.bodies.Get(itob(r.bodyID))
+				if v == nil {
+					d.log.Warn("job body missing", "job", r.ID, "body", r.bodyID)
+				}
+				body = append([]byte{}, v...)
+				bodies[r.bodyID] = body
+			}
+			r.Body = body
+			jobs = append(jobs, r.Job)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	d.unlease(gone...)
+	return jobs, nil
+}
+
+// unlease ends the leases of the records.
+func (d *DB) unlease(recs ...record) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, r := range recs {
+		delete(d.leased, r.ID)
+	}
+}
+
+// NextDue returns the earliest due time of the jobs not leased.
+func (d *DB) NextDue(ctx context.Context) (time.Time, bool, error) {
+	leave, err := d.enter(ctx)
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	defer leave()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var next time.Time
+	found := false
+	err = d.bolt.View(func(tx *bbolt.Tx) error {
+		c := tx.Bucket(bucketDue).Cursor()
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			at, id := splitDueKey(k)
+			if _, ok := d.leased[id]; !ok {
+				next, found = fromNanos(at), true
+				return nil
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("next due job: %w", err)
+	}
+	return next, found, nil
+}
+
+// Complete deletes a delivered job; see store.Store.
+func (d *DB) Complete(ctx context.Context, id uint64) error {
+	return d.finish(ctx, "complete", id, func(t *txn, r *record) error {
+		if err := t.deleteJob(r); err != nil {
+			return err
+		}
+		return t.deref(r.bodyID)
+	})
+}
+
+// Retry records a failed attempt and reschedules the job; see store.Store.
+func (d *DB) Retry(ctx context.Context, id uint64, next time.Time, lastErr string) error {
+	return d.finish(ctx, "retry", id, func(t *txn, r *record) error {
+		if err := t.deleteJob(r); err != nil {
+			return err
+		}
+		r.Attempts++
+		r.LastError = lastErr
+		r.NextAt = next
+		return t.putJob(r)
+	})
+}
+
+// Postpone reschedules a job without counting an attempt; see store.Store.
+func (d *DB) Postpone(ctx context.Context, id uint64, next time.Time) error {
+	return d.finish(ctx, "postpone", id, func(t *txn, r *record) error {
+		if err := t.deleteJob(r); err != nil {
+			return err
+		}
+		r.NextAt = next
+		return t.putJob(r)
+	})
+}
+
+// Kill moves a job to the dead letters, enqueuing notice about it when
+// given. The notice job's Notice is id, whatever notice.Notice says.
+func (d *DB) Kill(ctx context.Context, id uint64, attempted bool, lastErr string, now time.Time, notice *store.NewJob) error {
+	return d.finish(ctx, "kill", id, func(t *txn, r *record) error {
+		if err := t.deleteJob(r); err != nil {
+			return err
+		}
+		if attempted {
+			r.Attempts++
+		}
+		r.LastError = lastErr
+		r.DeadAt = now
+		if err := t.dead.Put(itob(id), r.encode()); err != nil {
+			return fmt.Errorf("put dead letter: %w", err)
+		}
+		if notice == nil {
+			return nil
+		}
+		n := record{bodyID: r.bodyID, Job: store.Job{
+			EventID: r.EventID, Status: r.Status, Rule: notice.Rule, Notifier: notice.Notifier,
+			Notice: id, WebhookID: r.WebhookID, Query: r.Query,
+			ReceivedAt: r.ReceivedAt, FirstAt: now, NextAt: now,
+		}}
+		if err := t.ref(r.bodyID); err != nil {
+			return err
+		}
+		return t.addJob(&n)
+	})
+}
+
+// finish runs fn on pending job id in the committer's next transaction
+// (shared with other writes: one fsync for many), then ends the job's lease
+// whatever the outcome.
+func (d *DB) finish(ctx context.Context, op string, id uint64, fn func(*txn, *record) error) error {
+	leave, err := d.enter(ctx)
+	if err != nil {
+		return err
+	}
+	defer leave()
+	defer d.unlease(record{Job: store.Job{ID: id}})
+	err = d.submit(ctx, func(t *txn) error {
+		r, err := t.get(t.jobs, id)
+		if err != nil {
+			return err
+		}
+		return fn(t, &r)
+	})
+	if err != nil {
+		return fmt.Errorf("%s job %d: %w", op, id, err)
+	}
+	return nil
+}
+
+// Release ends the lease of a job; store.ErrNotFound if the job does not exist.
+func (d *DB) Release(ctx context.Context, id uint64) error {
+	leave, err := d.enter(ctx)
+	if err != nil {
+		return err
+	}
+	defer leave()
+	d.unlease(record{Job: store.Job{ID: id}})
+	err = d.bolt.View(func(tx *bbolt.Tx) error {
+		if tx.Bucket(bucketJobs).Get(itob(id)) == nil {
+			return store.ErrNotFound
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("release job %d: %w", id, err)
+	}
+	return nil
+}
+
+// Dead lists the dead letters by DeadAt, then id. Their Body is nil: a
+// listing of large training webhooks would not fit in memory.
+func (d *DB) Dead(ctx context.Context) ([]store.Job, error) {
+	leave, err := d.enter(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer leave()
+	var jobs []store.Job
+	err = d.bolt.View(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketDead).ForEach(func(k, v []byte) error {
+			r, err := decodeRecord(beID(k), v)
+			if err != nil {
+				return err
+			}
+			jobs = append(jobs, r.Job)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list dead letters: %w", err)
+	}
+	slices.SortStableFunc(jobs, func(a, b store.Job) int {
+		return cmp.Or(a.DeadAt.Compare(b.DeadAt), cmp.Compare(a.ID, b.ID))
+	})
+	return jobs, nil
+}
+
+// Revive moves dead letter id back to the queue under the same id; see
+// store.Store.
+func (d *DB) Revive(ctx context.Context, id uint64, now time.Time) error {
+	return d.deadLetter(ctx, "revive", id, func(t *txn, r *record) error {
+		r.Attempts = 0
+		r.FirstAt, r.NextAt, r.DeadAt = now, now, time.Time{}
+		return t.putJob(r)
+	})
+}
+
+// Drop deletes dead letter id; see store.Store.
+func (d *DB) Drop(ctx context.Context, id uint64) error {
+	return d.deadLetter(ctx, "drop", id, func(t *txn, r *record) error {
+		return t.deref(r.bodyID)
+	})
+}
+
+// deadLetter deletes dead letter id and runs fn on it, in one write
+// transaction.
+func (d *DB) deadLetter(ctx context.Context, op string, id uint64, fn func(*txn, *record) error) error {
+	leave, err := d.enter(ctx)
+	if err != nil {
+		return err
+	}
+	defer leave()
+	err = d.bolt.Update(func(tx *bbolt.Tx) error {
+		t := openTxn(tx)
+		r, err := t.get(t.dead, id)
+		if err != nil {
+			return err
+		}
+		if err := t.dead.Delete(itob(id)); err != nil {
+			return err
+		}
+		return fn(t, &r)
+	})
+	if err != nil {
+		return fmt.Errorf("%s dead letter %d: %w", op, id, err)
+	}
+	return nil
+}
