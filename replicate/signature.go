@@ -210,7 +210,7 @@ func computeMAC(key []byte, id, ts string, body []byte) [sha256.Size]byte {
 	m.Write(p)
 	m.Write(body)
 	var out [sha256.Size]byte
-	copy(out[:], m.Sum(p[:0])) // reuse the escaped prefix buffer
+	copy(out[:], m.Sum(p[:0])) // sum into the prefix buffer: no allocation
 	return out
 }
 

@@ -24,16 +24,18 @@ var ErrNotFound = errors.New("not found")
 var ErrClosed = errors.New("store closed")
 
 // Store is a durable job queue with dedupe. Every method is safe for
-// concurrent use. A nil error from a method that writes means the write is on
-// disk (fsynced) — the caller may acknowledge on the strength of it.
+// concurrent use and returns when ctx ends (an error then means the outcome
+// is unknown only for a write already handed to a commit; otherwise nothing
+// was written). A nil error from a method that writes means the write is
+// durable (fsynced) — the caller may acknowledge on the strength of it.
 type Store interface {
 	// Enqueue records one received webhook in ONE durable transaction:
 	//   1. if w.WebhookID was seen within its dedupe window: Duplicate, nothing written;
 	//   2. if a terminal status was already recorded for w.EventID and
 	//      w.Terminal is false: Stale, nothing but the webhook-id key written;
 	//   3. each job whose (EventID, Status, Rule, Notifier) key was already
-	//      recorded is dropped; if every job was dropped (and there was at
-	//      least one): Duplicate;
+	//      recorded is dropped (jobs with NoDedupe have no such key); if
+	//      every job was dropped (and there was at least one): Duplicate;
 	//   4. otherwise the webhook-id key, the terminal mark (when w.Terminal),
 	//      the remaining jobs' keys, the body and the jobs are written, due at
 	//      w.ReceivedAt.
@@ -68,14 +70,16 @@ type Store interface {
 	// due again at next (its notifier is paused or paced).
 	Postpone(ctx context.Context, id uint64, next time.Time) error
 
-	// Kill moves a leased job to the dead letters with its final error
-	// (Attempts+1 when attempted is true). When notice is non-nil, that job
-	// is enqueued in the same transaction (relay's on_dead notification),
-	// due at now.
-	Kill(ctx context.Context, id uint64, attempted bool, lastErr string, now time.Time, notice *NewJob) error
+	// Kill moves a leased job to the dead letters as k says, in one
+	// transaction with k.Then, when set.
+	Kill(ctx context.Context, id uint64, k Kill) error
 
-	// Dead lists the dead letters, oldest first.
+	// Dead lists the dead letters, oldest first, without their bodies.
 	Dead(ctx context.Context) ([]Job, error)
+
+	// DeadLetter returns one dead letter, without its body. ErrNotFound if
+	// absent.
+	DeadLetter(ctx context.Context, id uint64) (Job, error)
 
 	// Revive moves a dead letter back to the queue, due at now, with
 	// Attempts reset to 0 and FirstAt set to now. ErrNotFound if absent.
@@ -113,9 +117,22 @@ type Webhook struct {
 type NewJob struct {
 	Rule     string
 	Notifier string
-	// Notice, when non-zero, makes this job an on_dead notice about the dead
-	// letter with this id; it has no dedupe key.
-	Notice uint64
+	// NoDedupe records the job without an (EventID, Status, Rule, Notifier)
+	// dedupe key: it is never dropped as a duplicate.
+	NoDedupe bool
+	// Extra is the caller's own data about the job, kept and returned with
+	// it; the store does not read it.
+	Extra []byte
+}
+
+// Kill says how a job ends as a dead letter.
+type Kill struct {
+	Reason    string    // the final error, kept as the dead letter's LastError
+	Attempted bool      // the job was sent this time: Attempts+1
+	At        time.Time // becomes DeadAt
+	// Then, when set, is enqueued in the same transaction for the dead
+	// letter's webhook, due at At (relay's on_dead notice).
+	Then *NewJob
 }
 
 // Enqueued is the result of Enqueue.
@@ -127,21 +144,21 @@ type Enqueued struct {
 
 // Job is a unit of delivery: one webhook body to one notifier for one rule.
 type Job struct {
-	ID         uint64    `json:"id"`
-	EventID    string    `json:"event_id"`
-	Status     string    `json:"status"`
-	Rule       string    `json:"rule"`
-	Notifier   string    `json:"notifier"`
-	Notice     uint64    `json:"notice,omitempty"`
-	WebhookID  string    `json:"webhook_id"`
-	Query      string    `json:"query,omitempty"`
-	ReceivedAt time.Time `json:"received_at"`
-	FirstAt    time.Time `json:"first_at"` // when it entered the queue (max_age counts from here)
-	NextAt     time.Time `json:"next_at"`
-	Attempts   int       `json:"attempts"`
-	LastError  string    `json:"last_error,omitempty"`
-	DeadAt     time.Time `json:"dead_at,omitzero"`
-	Body       []byte    `json:"-"` // the raw webhook body
+	ID         uint64
+	EventID    string
+	Status     string
+	Rule       string
+	Notifier   string
+	WebhookID  string
+	Query      string    // the raw query of the request URL
+	ReceivedAt time.Time // when intake received the webhook
+	FirstAt    time.Time // when the job entered the queue (max_age counts from here)
+	NextAt     time.Time // when it is due
+	Attempts   int       // failed attempts recorded
+	LastError  string    // the last failed attempt's error
+	DeadAt     time.Time // when it became a dead letter; zero for a pending job
+	Extra      []byte    // NewJob.Extra
+	Body       []byte    // the raw webhook body
 }
 
 // Stats is a snapshot of the store's size.

@@ -121,7 +121,7 @@ func initBuckets(tx *bbolt.Tx) error {
 	}
 	meta := tx.Bucket(bucketMeta)
 	switch v := meta.Get(keyVersion); {
-	case v == nil:
+	case v == nil, len(v) == 1 && v[0] == formatVersionV1:
 		return meta.Put(keyVersion, []byte{formatVersion})
 	case len(v) != 1 || v[0] != formatVersion:
 		return fmt.Errorf("unsupported format version %v", v)

@@ -26,8 +26,12 @@ var (
 )
 
 // formatVersion is the on-disk layout version, stored in the meta bucket and
-// as the first byte of every record.
-const formatVersion = 1
+// as the first byte of every record. Version 1 records (an on_dead notice id
+// instead of Extra) are still read; a version 1 file is marked 2 at open.
+const (
+	formatVersion   = 2
+	formatVersionV1 = 1
+)
 
 // Kinds of dedupe keys (the first byte of a key in the seen bucket).
 const (
@@ -119,13 +123,12 @@ type record struct {
 // encode appends the record's binary form (everything but ID and Body).
 func (r *record) encode() []byte {
 	j := &r.Job
-	n := 1 + 7*binary.MaxVarintLen64 + 7*binary.MaxVarintLen32 +
+	n := 1 + 7*binary.MaxVarintLen64 + 8*binary.MaxVarintLen32 +
 		len(j.EventID) + len(j.Status) + len(j.Rule) + len(j.Notifier) +
-		len(j.WebhookID) + len(j.Query) + len(j.LastError)
+		len(j.WebhookID) + len(j.Query) + len(j.LastError) + len(j.Extra)
 	b := make([]byte, 1, n)
 	b[0] = formatVersion
 	b = binary.AppendUvarint(b, r.bodyID)
-	b = binary.AppendUvarint(b, j.Notice)
 	b = binary.AppendUvarint(b, uint64(j.Attempts))
 	for _, t := range []time.Time{j.ReceivedAt, j.FirstAt, j.NextAt, j.DeadAt} {
 		b = binary.AppendVarint(b, nanos(t))
@@ -133,26 +136,35 @@ func (r *record) encode() []byte {
 	for _, s := range []string{j.EventID, j.Status, j.Rule, j.Notifier, j.WebhookID, j.Query, j.LastError} {
 		b = appendString(b, s)
 	}
-	return b
+	b = binary.AppendUvarint(b, uint64(len(j.Extra)))
+	return append(b, j.Extra...)
 }
 
 // decodeRecord parses a record stored under id. It copies every string, so
 // the result outlives the transaction.
 func decodeRecord(id uint64, v []byte) (record, error) {
 	d := decoder{b: v}
-	if ver := d.byte(); ver != formatVersion {
+	ver := d.byte()
+	if ver != formatVersion && ver != formatVersionV1 {
 		return record{}, fmt.Errorf("decode job %d: version %d: %w", id, ver, errCorrupt)
 	}
 	r := record{Job: store.Job{ID: id}}
 	j := &r.Job
 	r.bodyID = d.uvarint()
-	j.Notice = d.uvarint()
+	if ver == formatVersionV1 {
+		_ = d.uvarint() // the id of the dead letter an on_dead notice was about
+	}
 	j.Attempts = int(d.uvarint())
 	for _, t := range []*time.Time{&j.ReceivedAt, &j.FirstAt, &j.NextAt, &j.DeadAt} {
 		*t = fromNanos(d.varint())
 	}
 	for _, s := range []*string{&j.EventID, &j.Status, &j.Rule, &j.Notifier, &j.WebhookID, &j.Query, &j.LastError} {
 		*s = d.string()
+	}
+	if ver != formatVersionV1 {
+		if extra := d.string(); extra != "" {
+			j.Extra = []byte(extra)
+		}
 	}
 	if d.err != nil || len(d.b) != 0 {
 		return record{}, fmt.Errorf("decode job %d: %w", id, errCorrupt)

@@ -17,7 +17,7 @@ func TestRecordRoundTrip(t *testing.T) {
 		{name: "zero", rec: record{Job: store.Job{ID: 1}}},
 		{name: "full", rec: record{bodyID: 1 << 40, Job: store.Job{
 			ID: 7, EventID: "ufawqhfynnddngldkgtslldrkq", Status: "failed", Rule: "r", Notifier: "slack",
-			Notice: 3, WebhookID: "msg_2Lh9", Query: "customId=batch-7&kind=training",
+			Extra: []byte("x"), WebhookID: "msg_2Lh9", Query: "customId=batch-7&kind=training",
 			ReceivedAt: t0, FirstAt: t0.Add(time.Second), NextAt: t0.Add(time.Minute),
 			Attempts: 12, LastError: "slack: 429\x00 with NUL and ünïcode", DeadAt: t0.Add(time.Hour),
 		}}},

@@ -32,7 +32,7 @@ type enqueueReq struct {
 	w     *store.Webhook
 	wkey  []byte   // webhook-id key; nil when the webhook has no id
 	tkey  []byte   // terminal mark of the event
-	jkeys [][]byte // per job; nil for a notice (no dedupe)
+	jkeys [][]byte // per job; nil for a job without a dedupe key
 	state atomic.Int32
 	res   chan enqueueResult // buffered: the committer never blocks on it
 }
@@ -128,7 +128,7 @@ func newEnqueueReq(ctx context.Context, w *store.Webhook) (*enqueueReq, error) {
 		r.wkey = seenKey(seenWebhook, w.WebhookID)
 	}
 	for i, j := range w.Jobs {
-		if j.Notice == 0 {
+		if !j.NoDedupe {
 			r.jkeys[i] = seenKey(seenJob, w.EventID, w.Status, j.Rule, j.Notifier)
 		}
 	}
@@ -264,7 +264,7 @@ func (d *DB) apply(t *txn, r *enqueueReq) (store.Enqueued, error) {
 		}
 		rec := record{bodyID: bodyID, Job: store.Job{
 			EventID: w.EventID, Status: w.Status, Rule: nj.Rule, Notifier: nj.Notifier,
-			Notice: nj.Notice, WebhookID: w.WebhookID, Query: w.Query,
+			Extra: nj.Extra, WebhookID: w.WebhookID, Query: w.Query,
 			ReceivedAt: w.ReceivedAt, FirstAt: w.ReceivedAt, NextAt: w.ReceivedAt,
 		}}
 		if err := t.addJob(&rec); err != nil {

@@ -19,7 +19,7 @@ const window = time.Hour // the dedupe window of these tests
 
 func TestEnqueue(t *testing.T) {
 	notice := hook("n1", "ev1", "failed", t0)
-	notice.Jobs = []store.NewJob{{Rule: "on_dead", Notifier: "slack", Notice: 7}}
+	notice.Jobs = []store.NewJob{{Rule: "on_dead", Notifier: "slack", NoDedupe: true, Extra: []byte("7")}}
 	notice2 := notice
 	notice2.WebhookID = "n2"
 	noID := hook("", "ev1", "failed", t0, "r/slack")

@@ -180,28 +180,28 @@ func (d *DB) Postpone(ctx context.Context, id uint64, next time.Time) error {
 	})
 }
 
-// Kill moves a job to the dead letters, enqueuing notice about it when
-// given. The notice job's Notice is id, whatever notice.Notice says.
-func (d *DB) Kill(ctx context.Context, id uint64, attempted bool, lastErr string, now time.Time, notice *store.NewJob) error {
+// Kill moves a job to the dead letters, enqueuing k.Then for its webhook
+// in the same transaction; see store.Store.
+func (d *DB) Kill(ctx context.Context, id uint64, k store.Kill) error {
 	return d.finish(ctx, "kill", id, func(t *txn, r *record) error {
 		if err := t.deleteJob(r); err != nil {
 			return err
 		}
-		if attempted {
+		if k.Attempted {
 			r.Attempts++
 		}
-		r.LastError = lastErr
-		r.DeadAt = now
+		r.LastError = k.Reason
+		r.DeadAt = k.At
 		if err := t.dead.Put(itob(id), r.encode()); err != nil {
 			return fmt.Errorf("put dead letter: %w", err)
 		}
-		if notice == nil {
+		if k.Then == nil {
 			return nil
 		}
 		n := record{bodyID: r.bodyID, Job: store.Job{
-			EventID: r.EventID, Status: r.Status, Rule: notice.Rule, Notifier: notice.Notifier,
-			Notice: id, WebhookID: r.WebhookID, Query: r.Query,
-			ReceivedAt: r.ReceivedAt, FirstAt: now, NextAt: now,
+			EventID: r.EventID, Status: r.Status, Rule: k.Then.Rule, Notifier: k.Then.Notifier,
+			Extra: k.Then.Extra, WebhookID: r.WebhookID, Query: r.Query,
+			ReceivedAt: r.ReceivedAt, FirstAt: k.At, NextAt: k.At,
 		}}
 		if err := t.ref(r.bodyID); err != nil {
 			return err
@@ -279,6 +279,24 @@ func (d *DB) Dead(ctx context.Context) ([]store.Job, error) {
 		return cmp.Or(a.DeadAt.Compare(b.DeadAt), cmp.Compare(a.ID, b.ID))
 	})
 	return jobs, nil
+}
+
+// DeadLetter returns dead letter id, without its body; see store.Store.
+func (d *DB) DeadLetter(ctx context.Context, id uint64) (store.Job, error) {
+	leave, err := d.enter(ctx)
+	if err != nil {
+		return store.Job{}, err
+	}
+	defer leave()
+	var r record
+	err = d.bolt.View(func(tx *bbolt.Tx) error {
+		r, err = openTxn(tx).get(tx.Bucket(bucketDead), id)
+		return err
+	})
+	if err != nil {
+		return store.Job{}, fmt.Errorf("dead letter %d: %w", id, err)
+	}
+	return r.Job, nil
 }
 
 // Revive moves dead letter id back to the queue under the same id; see

@@ -40,7 +40,7 @@ func TestRoundTrip(t *testing.T) {
 		wantRefs map[uint64]uint64
 	}{
 		{"complete 1", func() error { return d.Complete(ctx, 1) }, map[uint64]uint64{1: 2}},
-		{"kill 2", func() error { return d.Kill(ctx, 2, true, "boom", t0, nil) }, map[uint64]uint64{1: 2}},
+		{"kill 2", func() error { return d.Kill(ctx, 2, store.Kill{Attempted: true, Reason: "boom", At: t0, Then: nil}) }, map[uint64]uint64{1: 2}},
 		{"complete 3", func() error { return d.Complete(ctx, 3) }, map[uint64]uint64{1: 1}},
 		{"drop 2", func() error { return d.Drop(ctx, 2) }, map[uint64]uint64{}},
 	}
@@ -132,7 +132,7 @@ func TestKill(t *testing.T) {
 		wantAttempts int
 	}{
 		{name: "attempted, no notice", attempted: true, wantAttempts: 1},
-		{name: "not attempted, notice", notice: &store.NewJob{Rule: "on_dead", Notifier: "ops"}},
+		{name: "not attempted, notice", notice: &store.NewJob{Rule: "on_dead", Notifier: "ops", Extra: []byte("notice")}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -141,7 +141,7 @@ func TestKill(t *testing.T) {
 			mustEnqueue(t, d, w)
 			job := mustClaim(t, d, t0, 1)[0]
 			deadAt := t0.Add(time.Minute)
-			if err := d.Kill(ctx, job.ID, tt.attempted, "channel_not_found", deadAt, tt.notice); err != nil {
+			if err := d.Kill(ctx, job.ID, store.Kill{Attempted: tt.attempted, Reason: "channel_not_found", At: deadAt, Then: tt.notice}); err != nil {
 				t.Fatalf("Kill() = %v", err)
 			}
 			dead, err := d.Dead(ctx)
@@ -157,7 +157,7 @@ func TestKill(t *testing.T) {
 			var want []store.Job
 			if tt.notice != nil {
 				want = []store.Job{{
-					ID: 2, EventID: "ev1", Status: "failed", Rule: "on_dead", Notifier: "ops", Notice: job.ID,
+					ID: 2, EventID: "ev1", Status: "failed", Rule: "on_dead", Notifier: "ops", Extra: []byte("notice"),
 					WebhookID: "w1", Query: "customId=7", ReceivedAt: t0, FirstAt: deadAt, NextAt: deadAt, Body: w.Body,
 				}}
 			}
@@ -177,7 +177,7 @@ func TestDeadLetters(t *testing.T) {
 		id uint64
 		at time.Time
 	}{{3, t0.Add(time.Second)}, {1, t0.Add(2 * time.Second)}} {
-		if err := d.Kill(ctx, k.id, true, "nope", k.at, nil); err != nil {
+		if err := d.Kill(ctx, k.id, store.Kill{Attempted: true, Reason: "nope", At: k.at, Then: nil}); err != nil {
 			t.Fatalf("Kill(%d) = %v", k.id, err)
 		}
 	}
@@ -219,7 +219,9 @@ func TestNotFound(t *testing.T) {
 		{"Retry", func() error { return d.Retry(ctx, 99, t0, "x") }},
 		{"Release", func() error { return d.Release(ctx, 99) }},
 		{"Postpone", func() error { return d.Postpone(ctx, 99, t0) }},
-		{"Kill", func() error { return d.Kill(ctx, 99, true, "x", t0, &store.NewJob{Rule: "r", Notifier: "n"}) }},
+		{"Kill", func() error {
+			return d.Kill(ctx, 99, store.Kill{Attempted: true, Reason: "x", At: t0, Then: &store.NewJob{Rule: "r", Notifier: "n"}})
+		}},
 		{"Revive", func() error { return d.Revive(ctx, 99, t0) }},
 		{"Drop", func() error { return d.Drop(ctx, 99) }},
 		{"Revive pending", func() error { return d.Revive(ctx, 1, t0) }},

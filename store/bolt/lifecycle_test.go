@@ -28,7 +28,7 @@ func TestReopen(t *testing.T) {
 	if err := d.Complete(ctx, 1); err != nil {
 		t.Fatalf("Complete(1) = %v", err)
 	}
-	if err := d.Kill(ctx, 2, true, "gone", t0, nil); err != nil {
+	if err := d.Kill(ctx, 2, store.Kill{Attempted: true, Reason: "gone", At: t0, Then: nil}); err != nil {
 		t.Fatalf("Kill(2) = %v", err)
 	}
 	// Job 3 stays leased (a crash mid-send), job 4 pending.
@@ -86,7 +86,7 @@ func TestClosed(t *testing.T) {
 		{"Complete", func() error { return d.Complete(ctx, 1) }},
 		{"Retry", func() error { return d.Retry(ctx, 1, t0, "x") }},
 		{"Release", func() error { return d.Release(ctx, 1) }},
-		{"Kill", func() error { return d.Kill(ctx, 1, false, "x", t0, nil) }},
+		{"Kill", func() error { return d.Kill(ctx, 1, store.Kill{Attempted: false, Reason: "x", At: t0, Then: nil}) }},
 		{"Dead", func() error { _, err := d.Dead(ctx); return err }},
 		{"Revive", func() error { return d.Revive(ctx, 1, t0) }},
 		{"Drop", func() error { return d.Drop(ctx, 1) }},
