@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/hooknote/hooknote/relay"
-	"github.com/hooknote/hooknote/store"
 )
 
 // dead lists, retries or drops dead letters through the running daemon's
@@ -61,7 +60,7 @@ func dead(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "%s %s: ok\n", fl.Arg(0), fl.Arg(1))
 		return 0
 	}
-	var letters []store.Job
+	var letters []relay.DeadLetter
 	if err := json.Unmarshal(body, &letters); err != nil {
 		fmt.Fprintf(stderr, "hooknote: bad answer from the daemon: %v\n", err)
 		return 1

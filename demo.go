@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"flag"
@@ -128,11 +129,19 @@ func runDemo(stdout, stderr io.Writer, keep bool) error {
 	if err != nil {
 		return err
 	}
-	defer d.shutdown()
-	intake := "http://" + d.intakeAddr + cfg.File.Server.Path
+	ctx, stop := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- d.run(ctx) }()
+	defer func() {
+		stop()
+		if err := <-ran; err != nil {
+			fmt.Fprintf(stderr, "hooknote demo: daemon: %v\n", err)
+		}
+	}()
+	intake := "http://" + d.intakeAddr() + cfg.File.Server.Path
 
 	fmt.Fprintf(stdout, "hooknote demo: everything runs on 127.0.0.1; nothing leaves this machine.\n\n")
-	fmt.Fprintf(stdout, "  daemon  %s   (admin http://%s)\n", intake, d.adminAddr)
+	fmt.Fprintf(stdout, "  daemon  %s   (admin http://%s)\n", intake, d.adminAddr())
 	fmt.Fprintf(stdout, "  slack   stand-in at http://%s\n", sl.Addr())
 	fmt.Fprintf(stdout, "  smtp    %s (STARTTLS, AUTH PLAIN)\n\n", smtpAddr)
 	fmt.Fprintf(stdout, "Rules: trainings-finished (training, terminal → slack); failed-batch-predictions (failed prediction, customId batch-* → email + slack)\n\n")

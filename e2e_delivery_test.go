@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -113,9 +114,11 @@ func uniqueIDs(bodies []string) map[string]bool {
 }
 
 // TestRetryAfterHonoured: a 429 with Retry-After: 2 delays the next attempt
-// by at least two seconds.
+// by at least two seconds (Retry-After is honoured up to max_backoff, which
+// this test raises above it).
 func TestRetryAfterHonoured(t *testing.T) {
 	e := newRelayEnv(t, "127.0.0.1:0")
+	raiseMaxBackoff(t, e.config, "5s")
 	e.slack.answer = func(n int) (int, http.Header, string) {
 		if n == 1 {
 			return http.StatusTooManyRequests, http.Header{"Retry-After": {"2"}}, "rate_limited"
@@ -181,5 +184,18 @@ func TestPermanentErrorDeadLetter(t *testing.T) {
 	eventually(t, "delivery after dead retry", 10*time.Second, func() bool { return len(e.slack.delivered()) == 1 })
 	if _, out, _ := runCLI(t, nil, "dead", "-admin", admin, "list"); !strings.Contains(out, "no dead letters") {
 		t.Errorf("dead list after retry:\n%s", out)
+	}
+}
+
+// raiseMaxBackoff rewrites the config at path with delivery.max_backoff d.
+func raiseMaxBackoff(t *testing.T, path, d string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := strings.Replace(string(b), `max_backoff = "500ms"`, `max_backoff = "`+d+`"`, 1)
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
 	}
 }

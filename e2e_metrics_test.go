@@ -33,7 +33,7 @@ func TestMetrics(t *testing.T) {
 		`hooknote_webhooks_received_total{result="bad_request"} 1`,
 		`hooknote_webhooks_received_total{result="bad_signature"} 1`,
 		`hooknote_webhooks_received_total{result="too_large"} 0`,
-		`hooknote_notifications_total{notifier="slack",result="delivered"} 1`,
+		`hooknote_notifications_total{notifier="slack",reason="none",result="delivered"} 1`,
 		`hooknote_queue_depth 0`,
 		`hooknote_dead_letters 0`,
 		`hooknote_ack_duration_seconds_count 5`,

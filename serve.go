@@ -23,6 +23,7 @@ import (
 
 	"github.com/hooknote/hooknote/config"
 	"github.com/hooknote/hooknote/relay"
+	"github.com/hooknote/hooknote/store"
 	"github.com/hooknote/hooknote/store/bolt"
 )
 
@@ -37,7 +38,7 @@ func defaultConfigPath() string {
 
 func newLogger(l config.Log, w io.Writer) *slog.Logger {
 	var level slog.Level
-	_ = level.UnmarshalText([]byte(l.Level))
+	_ = level.UnmarshalText([]byte(l.Level)) // validated by config
 	opts := &slog.HandlerOptions{Level: level}
 	if l.Format == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
@@ -66,51 +67,47 @@ func serve(args []string, stderr io.Writer) int {
 		log.Error("start", "error", err)
 		return 1
 	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
-	stop := make(chan os.Signal, 1)
-	signal.Notify(stop, syscall.SIGTERM, os.Interrupt)
+	defer signal.Stop(hup)
 	sdNotify(daemon.SdNotifyReady)
-	for {
-		select {
-		case <-hup:
-			d.reload(*configPath)
-		case sig := <-stop:
-			log.Info("shutting down", "signal", sig.String())
-			sdNotify(daemon.SdNotifyStopping)
-			if err := d.shutdown(); err != nil {
-				log.Error("shutdown", "error", err)
-				return 1
+	err = d.run(ctx, func(ctx context.Context) error {
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-hup:
+				d.reload(*configPath)
 			}
-			return 0
-		case err := <-d.failed:
-			log.Error("listener failed", "error", err)
-			d.shutdown()
-			return 1
 		}
+	})
+	if err != nil {
+		log.Error("stopped", "error", err)
+		return 1
 	}
+	return 0
 }
 
 func sdNotify(state string) {
 	_, _ = daemon.SdNotify(false, state)
 }
 
-// runningDaemon is a started hooknote: listeners, relay, store, dispatcher.
+// runningDaemon is a started hooknote: store open, listeners bound, relay
+// built. run serves until its ctx ends.
 type runningDaemon struct {
 	log           *slog.Logger
 	relay         *relay.Relay
-	store         *bolt.DB
+	store         store.Store
 	intake, admin *http.Server
-	intakeAddr    string
-	adminAddr     string
-	metrics       *relay.Instruments
-	cancelRun     context.CancelFunc
-	runDone       chan struct{}
-	failed        chan error
+	intakeL       net.Listener
+	adminL        net.Listener
+	metrics       *relay.Metrics
 }
 
-// startDaemon opens the store, binds both listeners and starts serving and
-// dispatching. Listener and store errors are returned before anything runs.
+// startDaemon opens the store and binds both listeners; nothing runs yet.
+// Listener and store errors are returned before anything starts.
 func startDaemon(cfg *relay.Config, log *slog.Logger) (*runningDaemon, error) {
 	f := cfg.File
 	if err := os.MkdirAll(f.State.Dir, 0o700); err != nil {
@@ -133,13 +130,10 @@ func startDaemon(cfg *relay.Config, log *slog.Logger) (*runningDaemon, error) {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	metrics := relay.NewInstruments(reg)
+	metrics := relay.NewMetrics(reg)
 	r := relay.New(cfg, st, log, relay.Options{Metrics: metrics})
-	d := &runningDaemon{
-		log: log, relay: r, store: st,
-		intakeAddr: il.Addr().String(), adminAddr: al.Addr().String(), metrics: metrics,
-		runDone: make(chan struct{}), failed: make(chan error, 2),
-	}
+	d := &runningDaemon{log: log, relay: r, store: st, intakeL: il, adminL: al, metrics: metrics}
+	errorLog := slog.NewLogLogger(log.Handler(), slog.LevelDebug)
 	d.intake = &http.Server{
 		Handler:           r.IntakeHandler(),
 		ReadHeaderTimeout: f.Server.ReadHeaderTimeout.Duration,
@@ -147,31 +141,63 @@ func startDaemon(cfg *relay.Config, log *slog.Logger) (*runningDaemon, error) {
 		WriteTimeout:      f.Server.ReadTimeout.Duration + 10*time.Second,
 		IdleTimeout:       90 * time.Second,
 		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		ErrorLog:          errorLog,
 	}
 	d.admin = &http.Server{
 		Handler:           r.AdminHandler(map[string]http.Handler{"GET /metrics": promhttp.HandlerFor(reg, promhttp.HandlerOpts{})}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       90 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		ErrorLog:          errorLog,
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	d.cancelRun = cancel
-	go func() { defer close(d.runDone); _ = r.Run(ctx) }()
-	go watchdog(ctx, r, log)
-	for _, s := range []struct {
-		srv *http.Server
-		l   net.Listener
-	}{{d.intake, il}, {d.admin, al}} {
-		go func() {
-			if err := s.srv.Serve(s.l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				d.failed <- err
-			}
-		}()
-	}
-	log.Info("listening", "intake", "http://"+d.intakeAddr+f.Server.Path, "admin", "http://"+d.adminAddr, "state", f.State.Dir)
+	log.Info("listening", "intake", "http://"+d.intakeAddr()+f.Server.Path, "admin", "http://"+d.adminAddr(), "state", f.State.Dir)
 	return d, nil
+}
+
+func (d *runningDaemon) intakeAddr() string { return d.intakeL.Addr().String() }
+func (d *runningDaemon) adminAddr() string  { return d.adminL.Addr().String() }
+
+// run serves webhooks and the admin API, dispatches jobs and feeds the
+// watchdog, each in a goroutine it owns, plus the extra ones given, until
+// ctx ends or one of them fails. Then it stops accepting, finishes requests
+// in flight, lets sends in progress finish (bounded by relay.ShutdownGrace),
+// closes the store and returns the first error.
+func (d *runningDaemon) run(ctx context.Context, extra ...func(context.Context) error) error {
+	g, ctx := newGroup(ctx)
+	dispatchCtx, stopDispatch := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopDispatch()
+	g.Go(func() error { return d.relay.Run(dispatchCtx) })
+	g.Go(func() error { return watchdog(dispatchCtx, d.relay, d.log) })
+	g.Go(func() error { return serveHTTP(d.intake, d.intakeL, "webhooks") })
+	g.Go(func() error { return serveHTTP(d.admin, d.adminL, "admin") })
+	for _, f := range extra {
+		g.Go(func() error { return f(ctx) })
+	}
+	g.Go(func() error {
+		<-ctx.Done()
+		d.log.Info("shutting down")
+		sdNotify(daemon.SdNotifyStopping)
+		d.relay.Drain()
+		sctx, cancel := context.WithTimeout(context.Background(), relay.ShutdownGrace)
+		defer cancel()
+		err := d.intake.Shutdown(sctx)
+		stopDispatch()
+		return errors.Join(err, d.admin.Shutdown(sctx))
+	})
+	err := g.Wait()
+	if cerr := d.store.Close(); cerr != nil {
+		err = errors.Join(err, fmt.Errorf("close store: %w", cerr))
+	}
+	return err
+}
+
+// serveHTTP serves l until srv shuts down, which is not an error.
+func serveHTTP(srv *http.Server, l net.Listener, name string) error {
+	if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve %s: %w", name, err)
+	}
+	return nil
 }
 
 // reload loads the config again and swaps it in; a bad file is refused with
@@ -190,33 +216,20 @@ func (d *runningDaemon) reload(path string) {
 	d.log.Info("reloaded", "config", path, "rules", len(cfg.Rules.Rules()))
 }
 
-// shutdown stops accepting, finishes requests in flight, lets sends in
-// progress finish (bounded by relay.ShutdownGrace), and closes the store.
-func (d *runningDaemon) shutdown() error {
-	d.relay.Drain()
-	ctx, cancel := context.WithTimeout(context.Background(), relay.ShutdownGrace)
-	defer cancel()
-	err := d.intake.Shutdown(ctx)
-	d.cancelRun()
-	<-d.runDone
-	err = errors.Join(err, d.admin.Shutdown(ctx), d.store.Close())
-	return err
-}
-
 // watchdog feeds systemd's watchdog (WatchdogSec=) at half its interval,
 // and only while the dispatcher answers: a wedged dispatcher gets the
 // service restarted. Without WATCHDOG_USEC it returns at once.
-func watchdog(ctx context.Context, r *relay.Relay, log *slog.Logger) {
+func watchdog(ctx context.Context, r *relay.Relay, log *slog.Logger) error {
 	interval, err := daemon.SdWatchdogEnabled(false)
 	if err != nil || interval <= 0 {
-		return
+		return nil
 	}
 	t := time.NewTicker(interval / 2)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case <-t.C:
 		}
 		pctx, cancel := context.WithTimeout(ctx, interval/4)

@@ -1,10 +1,12 @@
 package relay
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/hooknote/hooknote/store"
 )
@@ -16,6 +18,7 @@ func (r *Relay) AdminHandler(extra map[string]http.Handler) http.Handler {
 	mux.HandleFunc("GET /healthz", healthz)
 	mux.HandleFunc("GET /readyz", r.readyz)
 	mux.HandleFunc("GET /dead", r.listDead)
+	mux.HandleFunc("GET /dead/{id}", r.showDead)
 	mux.HandleFunc("POST /dead/{id}/retry", r.reviveDead)
 	mux.HandleFunc("DELETE /dead/{id}", r.dropDead)
 	for pattern, h := range extra {
@@ -29,52 +32,109 @@ func (r *Relay) readyz(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "not ready", http.StatusServiceUnavailable)
 		return
 	}
-	if _, err := r.store.Stats(req.Context()); err != nil {
+	ctx, cancel := context.WithTimeout(req.Context(), statsTimeout)
+	defer cancel()
+	if _, err := r.store.Stats(ctx); err != nil {
 		http.Error(w, "store unavailable", http.StatusServiceUnavailable)
 		return
 	}
 	healthz(w, req)
 }
 
-// listDead answers GET /dead: the dead letters as JSON (store.Job, without
-// bodies), oldest first.
+// DeadLetter is a dead letter as the admin API shows it (GET /dead,
+// GET /dead/{id}) and `hooknote dead` reads it.
+type DeadLetter struct {
+	ID         uint64    `json:"id"`
+	Type       string    `json:"type"` // "event", or "notice" for an on_dead notice
+	EventID    string    `json:"event_id"`
+	Status     string    `json:"status"`
+	Rule       string    `json:"rule"`
+	Notifier   string    `json:"notifier"`
+	WebhookID  string    `json:"webhook_id,omitempty"`
+	Query      string    `json:"query,omitempty"`
+	ReceivedAt time.Time `json:"received_at"`
+	FirstAt    time.Time `json:"first_at"`
+	DeadAt     time.Time `json:"dead_at"`
+	Attempts   int       `json:"attempts"`
+	LastError  string    `json:"last_error"`
+}
+
+func deadLetter(j store.Job) DeadLetter {
+	typ := "event"
+	if isNotice(j) {
+		typ = "notice"
+	}
+	return DeadLetter{
+		ID: j.ID, Type: typ, EventID: j.EventID, Status: j.Status, Rule: j.Rule, Notifier: j.Notifier,
+		WebhookID: j.WebhookID, Query: j.Query, ReceivedAt: j.ReceivedAt, FirstAt: j.FirstAt,
+		DeadAt: j.DeadAt, Attempts: j.Attempts, LastError: j.LastError,
+	}
+}
+
+// adminTimeout bounds the store calls of one admin request.
+const adminTimeout = 30 * time.Second
+
+// listDead answers GET /dead: the dead letters, oldest first.
 func (r *Relay) listDead(w http.ResponseWriter, req *http.Request) {
-	dead, err := r.store.Dead(req.Context())
+	ctx, cancel := context.WithTimeout(req.Context(), adminTimeout)
+	defer cancel()
+	dead, err := r.store.Dead(ctx)
 	if err != nil {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
 		return
 	}
-	if dead == nil {
-		dead = []store.Job{}
+	out := make([]DeadLetter, 0, len(dead))
+	for _, j := range dead {
+		out = append(out, deadLetter(j))
 	}
-	writeJSON(w, http.StatusOK, dead)
+	writeJSON(w, http.StatusOK, out)
+}
+
+// showDead answers GET /dead/{id}.
+func (r *Relay) showDead(w http.ResponseWriter, req *http.Request) {
+	r.deadOp(w, req, func(ctx context.Context, id uint64) (any, error) {
+		j, err := r.store.DeadLetter(ctx, id)
+		return deadLetter(j), err
+	})
+}
+
+// done is the answer to a dead letter operation that succeeded.
+type done struct {
+	OK bool   `json:"ok"`
+	ID uint64 `json:"id"`
 }
 
 func (r *Relay) reviveDead(w http.ResponseWriter, req *http.Request) {
-	r.deadOp(w, req, func(id uint64) error {
-		err := r.store.Revive(req.Context(), id, r.now())
+	r.deadOp(w, req, func(ctx context.Context, id uint64) (any, error) {
+		err := r.store.Revive(ctx, id, r.now())
 		r.wakeDispatcher()
-		return err
+		return done{OK: true, ID: id}, err
 	})
 }
 
 func (r *Relay) dropDead(w http.ResponseWriter, req *http.Request) {
-	r.deadOp(w, req, func(id uint64) error { return r.store.Drop(req.Context(), id) })
+	r.deadOp(w, req, func(ctx context.Context, id uint64) (any, error) {
+		return done{OK: true, ID: id}, r.store.Drop(ctx, id)
+	})
 }
 
-func (r *Relay) deadOp(w http.ResponseWriter, req *http.Request, op func(uint64) error) {
+// deadOp runs op on the dead letter named by the path and answers with
+// what it returns, 404 when there is no such dead letter.
+func (r *Relay) deadOp(w http.ResponseWriter, req *http.Request, op func(context.Context, uint64) (any, error)) {
 	id, err := strconv.ParseUint(req.PathValue("id"), 10, 64)
 	if err != nil {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "dead letter id must be a number"})
 		return
 	}
-	switch err := op(id); {
+	ctx, cancel := context.WithTimeout(req.Context(), adminTimeout)
+	defer cancel()
+	switch v, err := op(ctx, id); {
 	case errors.Is(err, store.ErrNotFound):
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no dead letter " + req.PathValue("id")})
 	case err != nil:
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
 	default:
-		writeJSON(w, http.StatusOK, map[string]any{"ok": true, "id": id})
+		writeJSON(w, http.StatusOK, v)
 	}
 }
 

@@ -5,22 +5,20 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
-	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/time/rate"
-
-	"github.com/hooknote/hooknote/notifiers"
-	"github.com/hooknote/hooknote/replicate"
 	"github.com/hooknote/hooknote/store"
 )
 
 // ShutdownGrace bounds how long sends in progress may run after shutdown
 // begins (below systemd's default TimeoutStopSec of 90s).
 const ShutdownGrace = 10 * time.Second
+
+// storeTimeout bounds every store call of the dispatcher, so that a store
+// that hangs (a database that stopped answering) cannot hang shutdown.
+const storeTimeout = 10 * time.Second
 
 // maxInlineWait is the longest a worker waits for its notifier's pace or
 // pause; a longer wait postpones the job in the store instead.
@@ -60,9 +58,11 @@ func (r *Relay) Run(ctx context.Context) error {
 	close(jobs)
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
+	t := time.NewTimer(ShutdownGrace)
+	defer t.Stop()
 	select {
 	case <-done:
-	case <-time.After(ShutdownGrace):
+	case <-t.C:
 		r.log.Warn("shutdown: sends still in progress after grace period; cancelling them")
 		cancelSends()
 		<-done
@@ -76,7 +76,7 @@ func (r *Relay) claimLoop(ctx context.Context, jobs chan<- store.Job, busy *atom
 		var claimed []store.Job
 		if free > 0 {
 			var err error
-			claimed, err = r.store.Claim(ctx, r.now(), free)
+			claimed, err = r.claim(ctx, free)
 			if err != nil && ctx.Err() == nil {
 				r.log.Error("claim jobs", "error", err)
 			}
@@ -90,7 +90,7 @@ func (r *Relay) claimLoop(ctx context.Context, jobs chan<- store.Job, busy *atom
 		}
 		wait := maxIdle
 		if free > 0 {
-			if next, ok, err := r.store.NextDue(ctx); err == nil && ok {
+			if next, ok, err := r.nextDue(ctx); err == nil && ok {
 				wait = min(max(next.Sub(r.now()), 0), maxIdle)
 			}
 		}
@@ -110,6 +110,29 @@ func (r *Relay) claimLoop(ctx context.Context, jobs chan<- store.Job, busy *atom
 	}
 }
 
+func (r *Relay) claim(ctx context.Context, n int) ([]store.Job, error) {
+	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	defer cancel()
+	return r.store.Claim(ctx, r.now(), n)
+}
+
+func (r *Relay) nextDue(ctx context.Context) (time.Time, bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	defer cancel()
+	return r.store.NextDue(ctx)
+}
+
+// record runs a store write about a job whose attempt is over: bounded by
+// storeTimeout, and not cut short by shutdown (the attempt happened; the
+// store must hear of it).
+func (r *Relay) record(ctx context.Context, what string, log *slog.Logger, write func(context.Context) error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
+	defer cancel()
+	if err := write(ctx); err != nil {
+		log.Error(what, "error", err)
+	}
+}
+
 // deliver makes one attempt at a job and records the outcome. This is the
 // one retry loop of hooknote: notifiers never retry.
 func (r *Relay) deliver(ctx context.Context, j store.Job) {
@@ -117,22 +140,20 @@ func (r *Relay) deliver(ctx context.Context, j store.Job) {
 	log := r.log.With("job_id", j.ID, "event_id", j.EventID, "status", j.Status, "rule", j.Rule, "notifier", j.Notifier, "attempt", j.Attempts+1)
 	e, ok := cfg.notifiers[j.Notifier]
 	if !ok {
-		r.kill(ctx, cfg, j, false, fmt.Sprintf("notifier %q is no longer configured", j.Notifier), log)
+		r.kill(ctx, cfg, j, store.Kill{Reason: fmt.Sprintf("notifier %q is no longer configured", j.Notifier)}, log)
 		return
 	}
 	now := r.now()
-	d := cfg.File.Delivery
-	if now.Sub(j.FirstAt) > d.MaxAge.Duration {
-		r.kill(ctx, cfg, j, false, fmt.Sprintf("gave up after delivery.max_age %s; last error: %s", d.MaxAge.Duration, j.LastError), log)
+	p := cfg.policy
+	if p.expired(j, now) {
+		r.kill(ctx, cfg, j, store.Kill{Reason: fmt.Sprintf("gave up after delivery.max_age %s; last error: %s", p.maxAge, j.LastError)}, log)
 		return
 	}
 	wait, ok := r.lane(e).reserve(now, maxInlineWait)
 	if !ok {
 		// Paused or paced for a while: give the worker back to other
 		// notifiers' jobs; this one is due again when its slot comes.
-		if err := r.store.Postpone(context.WithoutCancel(ctx), j.ID, now.Add(wait)); err != nil {
-			log.Error("postpone job", "error", err)
-		}
+		r.record(ctx, "postpone job", log, func(ctx context.Context) error { return r.store.Postpone(ctx, j.ID, now.Add(wait)) })
 		return
 	}
 	if wait > 0 {
@@ -140,195 +161,90 @@ func (r *Relay) deliver(ctx context.Context, j store.Job) {
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			r.release(j, log)
+			r.record(ctx, "release job", log, func(ctx context.Context) error { return r.store.Release(ctx, j.ID) })
 			return
 		case <-t.C:
 		}
 	}
-	msg, happened, err := r.message(ctx, e, j, log)
-	if err != nil {
-		r.kill(ctx, cfg, j, false, err.Error(), log)
-		return
-	}
-	sctx, cancel := context.WithTimeoutCause(ctx, e.timeout, fmt.Errorf("send took longer than timeout %s", e.timeout))
-	start := r.now()
-	err = e.n.Notify(sctx, msg)
-	cancel()
-	took := r.now().Sub(start)
+	msg, happened, err := r.message(e, j, log)
+	took := time.Duration(0)
 	if err == nil {
-		if cerr := r.store.Complete(context.WithoutCancel(ctx), j.ID); cerr != nil {
-			log.Error("record delivery", "error", cerr)
-		}
-		r.metrics.attempt(e.name, "delivered", took)
+		sctx, cancel := context.WithTimeoutCause(ctx, e.timeout, fmt.Errorf("send took longer than the notifier's timeout %s", e.timeout))
+		start := r.now()
+		err = e.n.Notify(sctx, msg)
+		took = r.now().Sub(start)
+		err = sendError(ctx, sctx, err)
+		cancel()
+	}
+	if err == nil {
+		r.record(ctx, "record delivery", log, func(ctx context.Context) error { return r.store.Complete(ctx, j.ID) })
+		r.metrics.attempt(e.name, "delivered", "none", took)
 		r.metrics.delivered(e.name, happened, r.now())
 		log.Info("delivered", "took", took)
 		return
 	}
-	r.metrics.attempt(e.name, r.failed(ctx, cfg, e, j, err, log), took)
+	r.failed(ctx, cfg, e, j, err, took, log)
 }
 
-// failed records a failed attempt: dead letter for permanent errors and
-// exhausted jobs; otherwise retry after Retry-After or backoff.
-// It returns the outcome for metrics: "retry", "dead" or "interrupted".
-func (r *Relay) failed(ctx context.Context, cfg *Config, e *notifierEntry, j store.Job, err error, log *slog.Logger) string {
-	d := cfg.File.Delivery
+// sendError explains err, what a send under sctx (derived from ctx)
+// returned: cut short by shutdown (ctx cancelled) it is errInterrupted; past
+// the notifier's timeout it names the timeout once.
+func sendError(ctx, sctx context.Context, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil && errors.Is(err, context.Canceled):
+		return fmt.Errorf("%w: %w", errInterrupted, err)
+	case errors.Is(sctx.Err(), context.DeadlineExceeded) && errors.Is(err, context.DeadlineExceeded):
+		if cause := context.Cause(sctx); cause != nil && !errors.Is(err, cause) {
+			return fmt.Errorf("%w: %w", cause, err)
+		}
+	}
+	return err
+}
+
+// failed records a failed attempt as the retry policy decides.
+func (r *Relay) failed(ctx context.Context, cfg *Config, e *notifierEntry, j store.Job, err error, took time.Duration, log *slog.Logger) {
 	now := r.now()
-	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
-		r.release(j, log) // shutdown cut the send short: not the destination's fault
-		return "interrupted"
+	d := cfg.policy.next(j, err, now)
+	if d.note != "" {
+		log.Warn(d.note)
 	}
-	if notifiers.IsPermanent(err) {
-		r.kill(ctx, cfg, j, true, err.Error(), log)
-		return "dead"
+	switch d.verdict {
+	case release:
+		r.record(ctx, "release job", log, func(ctx context.Context) error { return r.store.Release(ctx, j.ID) })
+		r.metrics.attempt(e.name, "interrupted", d.label, took)
+		return
+	case dead:
+		r.kill(ctx, cfg, j, store.Kill{Reason: d.reason, Attempted: !errors.Is(err, errRender)}, log)
+		r.metrics.attempt(e.name, "dead", d.label, took)
+		return
 	}
-	if j.Attempts+1 >= d.MaxAttempts {
-		r.kill(ctx, cfg, j, true, fmt.Sprintf("gave up after %d attempts: %s", j.Attempts+1, err), log)
-		return "dead"
+	if !d.pause.IsZero() {
+		r.lane(e).pause(d.pause)
 	}
-	next := now.Add(backoff(j.Attempts+1, d.Backoff.Duration, d.MaxBackoff.Duration, rand.Float64))
-	if after, ok := notifiers.RetryAfterOf(err); ok {
-		r.lane(e).pause(now.Add(after))
-		next = now.Add(after)
+	// The count of failures lives in metrics; the log says when the error
+	// changes.
+	level := slog.LevelDebug
+	if d.reason != j.LastError {
+		level = slog.LevelWarn
 	}
-	if deadline := j.FirstAt.Add(d.MaxAge.Duration); next.After(deadline) {
-		next = deadline // wake at max_age to dead-letter it, not later
-	}
-	log.Warn("send failed; will retry", "error", err, "retry_in", next.Sub(now).Round(time.Millisecond))
-	if rerr := r.store.Retry(context.WithoutCancel(ctx), j.ID, next, err.Error()); rerr != nil {
-		log.Error("record retry", "error", rerr)
-	}
+	log.Log(ctx, level, "send failed; will retry", "error", d.reason, "retry_in", d.at.Sub(now).Round(time.Millisecond))
+	r.record(ctx, "record retry", log, func(ctx context.Context) error { return r.store.Retry(ctx, j.ID, d.at, d.reason) })
+	r.metrics.attempt(e.name, "retry", d.label, took)
 	r.wakeDispatcher()
-	return "retry"
 }
 
-func (r *Relay) kill(ctx context.Context, cfg *Config, j store.Job, attempted bool, reason string, log *slog.Logger) {
-	var notice *store.NewJob
-	if od := cfg.File.Delivery.OnDead; od != "" && j.Notice == 0 {
-		notice = &store.NewJob{Rule: "on_dead", Notifier: od, Notice: j.ID}
+// kill dead-letters j with k (At set to now), and enqueues the on_dead
+// notice about it in the same transaction, unless j is itself a notice.
+func (r *Relay) kill(ctx context.Context, cfg *Config, j store.Job, k store.Kill, log *slog.Logger) {
+	k.At = r.now()
+	if od := cfg.File.Delivery.OnDead; od != "" && !isNotice(j) {
+		k.Then = &store.NewJob{Rule: onDeadRule, Notifier: od, NoDedupe: true, Extra: encodeNotice(j, k)}
 	}
-	log.Error("dead letter", "error", reason)
-	if err := r.store.Kill(context.WithoutCancel(ctx), j.ID, attempted, reason, r.now(), notice); err != nil {
-		log.Error("record dead letter", "error", err)
-	}
-	if notice != nil {
+	log.Error("dead letter", "error", k.Reason)
+	r.record(ctx, "record dead letter", log, func(ctx context.Context) error { return r.store.Kill(ctx, j.ID, k) })
+	if k.Then != nil {
 		r.wakeDispatcher()
-	}
-}
-
-func (r *Relay) release(j store.Job, log *slog.Logger) {
-	if err := r.store.Release(context.Background(), j.ID); err != nil {
-		log.Error("release job", "error", err)
-	}
-}
-
-// message renders the job's message; a failing template falls back to the
-// built-in message (logged). It also returns when the event happened (its
-// completed_at, else its receipt), for the end-to-end latency. The error is
-// fatal for the job (no recipients).
-func (r *Relay) message(ctx context.Context, e *notifierEntry, j store.Job, log *slog.Logger) (notifiers.Message, time.Time, error) {
-	q, _ := url.ParseQuery(j.Query)
-	ev, err := replicate.Decode(j.Body, q, j.ReceivedAt)
-	if err != nil {
-		return notifiers.Message{}, time.Time{}, fmt.Errorf("decode stored body: %w", err)
-	}
-	happened := ev.CompletedAt
-	if happened.IsZero() {
-		happened = ev.ReceivedAt
-	}
-	ev.Rule, ev.Notifier = j.Rule, j.Notifier
-	id := messageID(ev, j.Rule, j.Notifier)
-	if j.Notice != 0 {
-		m, err := noticeMessage(e.tmpl, ev, r.deadInfo(ctx, j.Notice), id)
-		return m, happened, err
-	}
-	m, tmplErr, fatal := e.tmpl.render(ev, id)
-	if tmplErr != nil {
-		r.metrics.fallback(e.name)
-		log.Error("template failed; sending the built-in fallback", "error", tmplErr)
-	}
-	return m, happened, fatal
-}
-
-func (r *Relay) deadInfo(ctx context.Context, id uint64) deadInfo {
-	info := deadInfo{id: id, rule: "?", notifier: "?", lastErr: "(dead letter no longer listed)"}
-	dead, err := r.store.Dead(ctx)
-	if err != nil {
-		return info
-	}
-	for _, d := range dead {
-		if d.ID == id {
-			return deadInfo{id: id, rule: d.Rule, notifier: d.Notifier, lastErr: d.LastError, attempts: d.Attempts}
-		}
-	}
-	return info
-}
-
-// backoff is the wait before attempt n+1 after n failed attempts:
-// exponential from base, capped at max, with full jitter (uniform in
-// [0, cap]) but never under a tenth of base, so a failing destination is
-// not hammered.
-func backoff(n int, base, maxWait time.Duration, rnd func() float64) time.Duration {
-	d := maxWait
-	if n-1 < 62 {
-		if b := base << (n - 1); b > 0 && b < maxWait {
-			d = b
-		}
-	}
-	return max(time.Duration(rnd()*float64(d)), base/10)
-}
-
-// lane is a notifier's pacing state: its rate limiter and a pause set by
-// Retry-After, shared by every job of that notifier.
-type lane struct {
-	mu          sync.Mutex
-	limit       rate.Limit
-	limiter     *rate.Limiter
-	pausedUntil time.Time
-}
-
-func (r *Relay) lane(e *notifierEntry) *lane {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	l, ok := r.lanes[e.name]
-	if !ok || l.limit != e.rate.Limit {
-		l = &lane{limit: e.rate.Limit}
-		if e.rate.Limit > 0 {
-			l.limiter = rate.NewLimiter(e.rate.Limit, 1)
-		}
-		if ok {
-			l.pausedUntil = r.lanes[e.name].pausedUntil
-		}
-		r.lanes[e.name] = l
-	}
-	return l
-}
-
-// reserve takes a send slot and returns how long to wait for it. When the
-// wait would exceed maxWait, no slot is taken (ok is false) and the wait says
-// when to come back.
-func (l *lane) reserve(now time.Time, maxWait time.Duration) (wait time.Duration, ok bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if paused := l.pausedUntil.Sub(now); paused > maxWait {
-		return paused, false
-	}
-	wait = max(l.pausedUntil.Sub(now), 0)
-	if l.limiter != nil {
-		res := l.limiter.ReserveN(now, 1)
-		if d := res.DelayFrom(now); d > maxWait {
-			res.CancelAt(now)
-			return d, false
-		} else {
-			wait = max(wait, d)
-		}
-	}
-	return wait, true
-}
-
-func (l *lane) pause(until time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if until.After(l.pausedUntil) {
-		l.pausedUntil = until
 	}
 }

@@ -101,7 +101,7 @@ func TestBackoff(t *testing.T) {
 		b := startBubble(t, 10, "24h", "1000/s")
 		defer b.stop()
 		a := b.fakes["a|"]
-		a.answer = func(n int) error {
+		a.answer = func(_ notifiers.Message, n int) error {
 			if n <= 5 {
 				return errBoom
 			}
@@ -129,8 +129,8 @@ func TestRetryAfterPausesNotifier(t *testing.T) {
 		b := startBubble(t, 10, "24h", "1000/s")
 		defer b.stop()
 		a := b.fakes["a|"]
-		a.answer = func(n int) error {
-			if n == 1 {
+		a.answer = func(m notifiers.Message, n int) error {
+			if strings.HasPrefix(m.ID, "e1.") && n == 1 {
 				return notifiers.RetryAfter(errors.New("429"), 5*time.Second)
 			}
 			return nil
@@ -181,7 +181,7 @@ func TestMaxAgeDeadLetters(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := startBubble(t, 1000, "30s", "1000/s")
 		defer b.stop()
-		b.fakes["a|"].answer = func(int) error { return errBoom }
+		b.fakes["a|"].answer = func(notifiers.Message, int) error { return errBoom }
 		start := time.Now()
 		b.post("e1")
 		time.Sleep(10 * time.Minute)
@@ -206,8 +206,8 @@ func TestPermanentDeadLetters(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := startBubble(t, 3, "24h", "1000/s")
 		defer b.stop()
-		b.fakes["a|"].answer = func(n int) error {
-			if n == 1 {
+		b.fakes["a|"].answer = func(m notifiers.Message, _ int) error {
+			if strings.HasPrefix(m.ID, "perm.") {
 				return notifiers.Permanent(errors.New("channel_not_found"))
 			}
 			return errBoom

@@ -35,7 +35,10 @@ func (c fakeConfig) Templates() notifiers.Templates {
 type fakeNotifier struct {
 	mu     sync.Mutex
 	sent   []notifiers.Message
-	answer func(n int) error // nil: success
+	// answer decides each send from the message and the number of sends
+	// so far of that message's ID (1 for the first); nil: success.
+	answer func(m notifiers.Message, n int) error
+	perID  map[string]int
 	calls  int
 	times  []time.Time // of every call
 }
@@ -45,8 +48,12 @@ func (f *fakeNotifier) Notify(_ context.Context, m notifiers.Message) error {
 	defer f.mu.Unlock()
 	f.calls++
 	f.times = append(f.times, time.Now())
+	if f.perID == nil {
+		f.perID = map[string]int{}
+	}
+	f.perID[m.ID]++
 	if f.answer != nil {
-		if err := f.answer(f.calls); err != nil {
+		if err := f.answer(m, f.perID[m.ID]); err != nil {
 			return err
 		}
 	}

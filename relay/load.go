@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/url"
 	"sort"
 	"strings"
@@ -59,6 +60,7 @@ type Config struct {
 	Rules     *rules.Set
 	notifiers map[string]*notifierEntry
 	verifier  *replicate.Verifier
+	policy    policy
 }
 
 type notifierEntry struct {
@@ -89,7 +91,7 @@ func Parse(name, src string, env config.Env, opts LoadOptions) (*Config, error) 
 	if f == nil {
 		return nil, config.Place(name, src, errs)
 	}
-	c := &Config{Path: name, File: f, notifiers: map[string]*notifierEntry{}}
+	c := &Config{Path: name, File: f, notifiers: map[string]*notifierEntry{}, policy: newPolicy(f.Delivery, rand.Float64)}
 	set, err := templates.New(f.Templates.Files)
 	if err != nil {
 		errs = append(errs, config.At("templates.files", err))

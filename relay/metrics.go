@@ -9,9 +9,9 @@ import (
 	"github.com/hooknote/hooknote/store"
 )
 
-// Instruments are hooknote's Prometheus metrics. Build them with NewInstruments on
-// the registry the admin listener serves; a nil *Instruments records nothing.
-type Instruments struct {
+// Metrics are hooknote's Prometheus metrics. Build them with NewMetrics on
+// the registry the admin listener serves; a nil *Metrics records nothing.
+type Metrics struct {
 	webhooks      *prometheus.CounterVec
 	notifications *prometheus.CounterVec
 	fallbacks     *prometheus.CounterVec
@@ -24,9 +24,9 @@ type Instruments struct {
 	reg           prometheus.Registerer
 }
 
-// NewInstruments registers hooknote's metrics on reg.
-func NewInstruments(reg prometheus.Registerer) *Instruments {
-	m := &Instruments{
+// NewMetrics registers hooknote's metrics on reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
 		reg: reg,
 		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hooknote_webhooks_received_total",
@@ -34,8 +34,8 @@ func NewInstruments(reg prometheus.Registerer) *Instruments {
 		}, []string{"result"}),
 		notifications: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hooknote_notifications_total",
-			Help: "Delivery attempts by notifier and result: delivered, retry, dead.",
-		}, []string{"notifier", "result"}),
+			Help: "Delivery attempts by notifier, result (delivered, retry, dead, interrupted) and reason of a failure (rate_limited, client_error, server_error, redirect, timeout, network, template, rejected, interrupted, other; none when delivered).",
+		}, []string{"notifier", "result", "reason"}),
 		fallbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hooknote_template_fallbacks_total",
 			Help: "Messages sent with the built-in fallback because a template failed at send time.",
@@ -77,6 +77,9 @@ func NewInstruments(reg prometheus.Registerer) *Instruments {
 	return m
 }
 
+// statsTimeout bounds the store's answer to a scrape or a readiness probe.
+const statsTimeout = 5 * time.Second
+
 // storeCollector reads queue depth and dead letters from the store at
 // scrape time.
 type storeCollector struct {
@@ -95,9 +98,12 @@ func newStoreCollector(st store.Store) storeCollector {
 // Describe implements prometheus.Collector.
 func (c storeCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.depth; ch <- c.dead }
 
-// Collect implements prometheus.Collector.
+// Collect implements prometheus.Collector. A store that does not answer
+// within statsTimeout leaves the gauges out of this scrape.
 func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
-	s, err := c.st.Stats(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), statsTimeout)
+	defer cancel()
+	s, err := c.st.Stats(ctx)
 	if err != nil {
 		return
 	}
@@ -106,7 +112,7 @@ func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 // Reloaded records a config reload's outcome.
-func (m *Instruments) Reloaded(ok bool) {
+func (m *Metrics) Reloaded(ok bool) {
 	if m == nil {
 		return
 	}
@@ -120,7 +126,7 @@ func (m *Instruments) Reloaded(ok bool) {
 	m.reloadOK.Set(0)
 }
 
-func (m *Instruments) webhook(result string, took time.Duration) {
+func (m *Metrics) webhook(result string, took time.Duration) {
 	if m == nil {
 		return
 	}
@@ -128,24 +134,24 @@ func (m *Instruments) webhook(result string, took time.Duration) {
 	m.ack.Observe(took.Seconds())
 }
 
-func (m *Instruments) attempt(notifier, result string, took time.Duration) {
+func (m *Metrics) attempt(notifier, result, reason string, took time.Duration) {
 	if m == nil {
 		return
 	}
-	m.notifications.WithLabelValues(notifier, result).Inc()
+	m.notifications.WithLabelValues(notifier, result, reason).Inc()
 	if took > 0 {
 		m.send.WithLabelValues(notifier).Observe(took.Seconds())
 	}
 }
 
-func (m *Instruments) delivered(notifier string, since time.Time, now time.Time) {
+func (m *Metrics) delivered(notifier string, since time.Time, now time.Time) {
 	if m == nil || since.IsZero() {
 		return
 	}
 	m.endToEnd.WithLabelValues(notifier).Observe(now.Sub(since).Seconds())
 }
 
-func (m *Instruments) fallback(notifier string) {
+func (m *Metrics) fallback(notifier string) {
 	if m == nil {
 		return
 	}

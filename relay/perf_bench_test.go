@@ -151,7 +151,7 @@ func benchIntake(b *testing.B, mode string) http.Handler {
 	}
 	b.Cleanup(func() { st.Close() })
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	r := New(cfg, st, log, Options{Metrics: NewInstruments(prometheus.NewRegistry())})
+	r := New(cfg, st, log, Options{Metrics: NewMetrics(prometheus.NewRegistry())})
 	return r.IntakeHandler()
 }
 

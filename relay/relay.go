@@ -31,7 +31,7 @@ type Relay struct {
 	ping     chan chan struct{}
 	draining atomic.Bool
 	ready    atomic.Bool
-	metrics  *Instruments
+	metrics  *Metrics
 	requests atomic.Uint64 // numbers the webhooks received, for log lines
 
 	mu    sync.Mutex
@@ -41,7 +41,7 @@ type Relay struct {
 // Options are Relay's optional dependencies.
 type Options struct {
 	Now     func() time.Time // default time.Now
-	Metrics *Instruments     // nil: no metrics
+	Metrics *Metrics     // nil: no metrics
 }
 
 // New returns a Relay serving cfg from st.

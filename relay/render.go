@@ -142,27 +142,3 @@ func messageID(ev *replicate.Event, rule, notifier string) string {
 	return ev.ID + "." + ev.Status + "." + rule + "." + notifier
 }
 
-// noticeMessage is the built-in on_dead notice about dead letter job.
-func noticeMessage(c *messageTemplates, ev *replicate.Event, dead deadInfo, id string) (notifiers.Message, error) {
-	m, _, fatal := (&messageTemplates{to: c.to, cc: c.cc, bcc: c.bcc, channel: c.channel}).render(ev, id)
-	if fatal != nil {
-		return m, fatal
-	}
-	m.Subject = templates.OneLine(fmt.Sprintf("[hooknote] notification lost: %s %s (%s) via %s", ev.Kind, ev.ID, ev.Status, dead.notifier))
-	text := fmt.Sprintf("hooknote could not deliver a notification and dead-lettered it.\n"+
-		"rule: %s\nnotifier: %s\nevent: %s %s (%s), model %s\nattempts: %d\nlast error: %s\n"+
-		"Inspect and retry with: hooknote dead list; hooknote dead retry %d",
-		dead.rule, dead.notifier, ev.Kind, ev.ID, ev.Status, ev.Model, dead.attempts, dead.lastErr, dead.id)
-	if c.format == notifiers.Slack {
-		text = templates.SlackEscape(text)
-	}
-	m.Text = text
-	return m, nil
-}
-
-// deadInfo describes the dead letter a notice is about.
-type deadInfo struct {
-	id                      uint64
-	rule, notifier, lastErr string
-	attempts                int
-}

@@ -163,8 +163,9 @@ func detectKind(queryKind string, trainingOutput bool, getURL string) string {
 // signed body's webhook URL query.
 var ErrQueryMismatch = errors.New("query on the URL differs from the query of the signed body's \"webhook\" URL")
 
-// CheckQuery enforces that the unsigned request query equals the query of the
-// signed body's webhook URL, when the body has one.
+// CheckQuery enforces that the unsigned request query (as ParseQuery reads
+// it) equals the query of the signed body's webhook URL, when the body has
+// one.
 func CheckQuery(ev *Event, query url.Values) error {
 	if ev.webhook == "" {
 		return nil
@@ -173,14 +174,20 @@ func CheckQuery(ev *Event, query url.Values) error {
 	if err != nil {
 		return ErrQueryMismatch
 	}
-	signed, err := url.ParseQuery(u.RawQuery)
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrQueryMismatch, err)
-	}
-	if !sameValues(signed, query) {
+	if !sameValues(ParseQuery(u.RawQuery), query) {
 		return ErrQueryMismatch
 	}
 	return nil
+}
+
+// ParseQuery parses a raw URL query the way net/http's Request.URL.Query
+// does: pairs that do not parse (a bad %-escape, a ';') are dropped rather
+// than failing the whole query. Intake matches rules on these values and
+// delivery renders them from the stored raw query, so both must parse alike;
+// CheckQuery compares such values too, so a dropped pair can route nothing.
+func ParseQuery(raw string) url.Values {
+	v, _ := url.ParseQuery(raw) // the error only reports the pairs dropped
+	return v
 }
 
 func sameValues(a, b url.Values) bool {

@@ -1,0 +1,101 @@
+package relay
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hooknote/hooknote/notifiers"
+	"github.com/hooknote/hooknote/replicate"
+	"github.com/hooknote/hooknote/store"
+	"github.com/hooknote/hooknote/templates"
+)
+
+// onDeadRule is the rule name of on_dead notices (no [[rules]] may use it).
+const onDeadRule = "on_dead"
+
+// notice is what an on_dead notice says about its dead letter, kept in the
+// notice job's Extra when the dead letter is made.
+type notice struct {
+	ID       uint64 `json:"id"`
+	Rule     string `json:"rule"`
+	Notifier string `json:"notifier"`
+	Error    string `json:"error"`
+	Attempts int    `json:"attempts"`
+}
+
+func isNotice(j store.Job) bool { return j.Rule == onDeadRule }
+
+// encodeNotice describes dead letter j, killed as k, for its notice.
+func encodeNotice(j store.Job, k store.Kill) []byte {
+	n := notice{ID: j.ID, Rule: j.Rule, Notifier: j.Notifier, Error: k.Reason, Attempts: j.Attempts}
+	if k.Attempted {
+		n.Attempts++
+	}
+	b, err := json.Marshal(n)
+	if err != nil {
+		panic(err) // strings and numbers always marshal
+	}
+	return b
+}
+
+// decodeNotice reads a notice job's Extra; a notice queued by a version
+// that kept only the dead letter's id has no details.
+func decodeNotice(j store.Job) notice {
+	var n notice
+	if err := json.Unmarshal(j.Extra, &n); err != nil {
+		return notice{Rule: "?", Notifier: "?", Error: "(details unavailable)"}
+	}
+	return n
+}
+
+// message renders the job's message; a failing template falls back to the
+// built-in message (logged). It also returns when the event happened (its
+// completed_at, else its receipt), for the end-to-end latency. An error
+// wraps errRender: the job cannot be sent (no recipients, a stored body
+// that no longer decodes).
+func (r *Relay) message(e *notifierEntry, j store.Job, log *slog.Logger) (notifiers.Message, time.Time, error) {
+	ev, err := replicate.Decode(j.Body, replicate.ParseQuery(j.Query), j.ReceivedAt)
+	if err != nil {
+		return notifiers.Message{}, time.Time{}, fmt.Errorf("%w: decode stored body: %w", errRender, err)
+	}
+	happened := ev.CompletedAt
+	if happened.IsZero() {
+		happened = ev.ReceivedAt
+	}
+	ev.Rule, ev.Notifier = j.Rule, j.Notifier
+	id := messageID(ev, j.Rule, j.Notifier)
+	if isNotice(j) {
+		m, err := noticeMessage(e.tmpl, ev, decodeNotice(j), id)
+		return m, happened, err
+	}
+	m, tmplErr, fatal := e.tmpl.render(ev, id)
+	if tmplErr != nil {
+		r.metrics.fallback(e.name)
+		log.Error("template failed; sending the built-in fallback", "error", tmplErr)
+	}
+	if fatal != nil {
+		return m, happened, fmt.Errorf("%w: %w", errRender, fatal)
+	}
+	return m, happened, nil
+}
+
+// noticeMessage is the built-in on_dead notice about dead letter dead,
+// addressed with the notifier's own recipient templates.
+func noticeMessage(c *messageTemplates, ev *replicate.Event, dead notice, id string) (notifiers.Message, error) {
+	m, _, fatal := (&messageTemplates{to: c.to, cc: c.cc, bcc: c.bcc, channel: c.channel}).render(ev, id)
+	if fatal != nil {
+		return m, fmt.Errorf("%w: %w", errRender, fatal)
+	}
+	m.Subject = templates.OneLine(fmt.Sprintf("[hooknote] notification lost: %s %s (%s) via %s", ev.Kind, ev.ID, ev.Status, dead.Notifier))
+	text := fmt.Sprintf("hooknote could not deliver a notification and dead-lettered it.\n"+
+		"rule: %s\nnotifier: %s\nevent: %s %s (%s), model %s\nattempts: %d\nlast error: %s\n"+
+		"Inspect and retry with: hooknote dead list; hooknote dead retry %d",
+		dead.Rule, dead.Notifier, ev.Kind, ev.ID, ev.Status, ev.Model, dead.Attempts, dead.Error, dead.ID)
+	if c.format == notifiers.Slack {
+		text = templates.SlackEscape(text)
+	}
+	m.Text = text
+	return m, nil
+}
