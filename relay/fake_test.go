@@ -33,8 +33,8 @@ func (c fakeConfig) Templates() notifiers.Templates {
 
 // fakeNotifier records messages; its answer to each send is programmable.
 type fakeNotifier struct {
-	mu     sync.Mutex
-	sent   []notifiers.Message
+	mu   sync.Mutex
+	sent []notifiers.Message
 	// answer decides each send from the message and the number of sends
 	// so far of that message's ID (1 for the first); nil: success.
 	answer func(m notifiers.Message, n int) error

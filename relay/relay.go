@@ -41,7 +41,7 @@ type Relay struct {
 // Options are Relay's optional dependencies.
 type Options struct {
 	Now     func() time.Time // default time.Now
-	Metrics *Metrics     // nil: no metrics
+	Metrics *Metrics         // nil: no metrics
 }
 
 // New returns a Relay serving cfg from st.

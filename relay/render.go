@@ -141,4 +141,3 @@ func fallbackText(ev *replicate.Event, f notifiers.Format) string {
 func messageID(ev *replicate.Event, rule, notifier string) string {
 	return ev.ID + "." + ev.Status + "." + rule + "." + notifier
 }
-
