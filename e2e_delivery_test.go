@@ -40,7 +40,7 @@ func TestExactlyOnce(t *testing.T) {
 		t.Errorf("answers:\n%s\nwant:\n%s", strings.Join(answers, "\n"), strings.Join(want, "\n"))
 	}
 	eventually(t, "the notification", 10*time.Second, func() bool { return len(e.slack.delivered()) >= 1 })
-	time.Sleep(500 * time.Millisecond)
+	d.waitDrained(t, 10*time.Second)
 	if n := len(e.slack.delivered()); n != 1 {
 		t.Errorf("Slack got %d notifications, want exactly 1", n)
 	}
@@ -67,27 +67,35 @@ func TestKill9NoLoss(t *testing.T) {
 	acked := 0
 	var wg sync.WaitGroup
 	var ackMu sync.Mutex
+	var postErrs []error
 	for i := range n {
+		id := fmt.Sprintf("kill9-%03d", i)
+		body := withID(t, id)
 		wg.Go(func() {
-			id := fmt.Sprintf("kill9-%03d", i)
-			status, answer := d.post(t, withID(t, id), trainingQuery, "msg_"+id)
-			if status == 200 && strings.Contains(answer, `"accepted":1`) {
-				ackMu.Lock()
+			status, answer, err := d.tryPost(body, trainingQuery, "msg_"+id)
+			ackMu.Lock()
+			defer ackMu.Unlock()
+			switch {
+			case err != nil:
+				postErrs = append(postErrs, err)
+			case status == 200 && strings.Contains(answer, `"accepted":1`):
 				acked++
-				ackMu.Unlock()
 			}
 		})
 	}
 	wg.Wait()
+	for _, err := range postErrs {
+		t.Errorf("post: %v", err)
+	}
 	time.Sleep(300 * time.Millisecond) // let some attempts fail against the 503s
 	d.kill()
 
 	mu.Lock()
 	slackUp = true
 	mu.Unlock()
-	startBinary(t, e.config, e.env...)
+	d2 := startBinary(t, e.config, e.env...)
 	eventually(t, "all deliveries", 60*time.Second, func() bool { return len(uniqueIDs(e.slack.delivered())) >= acked })
-	time.Sleep(500 * time.Millisecond)
+	d2.waitDrained(t, 10*time.Second)
 	got := e.slack.delivered()
 	unique := uniqueIDs(got)
 	lost, dup := acked-len(unique), len(got)-len(unique)

@@ -174,7 +174,7 @@ func TestHostileInput(t *testing.T) {
 	} else {
 		t.Logf("daemon VmRSS %d MiB before, %d MiB after", rssBefore>>20, rss>>20)
 	}
-	time.Sleep(300 * time.Millisecond) // a job enqueued by mistake would be sent by now
+	d.waitDrained(t, 10*time.Second) // a job enqueued by mistake would be sent by now
 	if got := slack.delivered(); len(got) != 0 {
 		t.Fatalf("hostile input produced %d notifications: %q", len(got), got)
 	}

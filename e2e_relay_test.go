@@ -131,7 +131,7 @@ func TestEndToEnd(t *testing.T) {
 	eventually(t, "one Slack message and one email", 15*time.Second, func() bool {
 		return len(e.slack.delivered()) >= 1 && len(e.mails()) >= 1
 	})
-	time.Sleep(300 * time.Millisecond) // nothing more may arrive
+	d.waitDrained(t, 10*time.Second) // nothing more may arrive
 	slack := e.slack.delivered()
 	if len(slack) != 1 {
 		t.Fatalf("Slack got %d messages, want 1: %q", len(slack), slack)

@@ -130,6 +130,27 @@ func (d *daemonProc) post(t *testing.T, body []byte, query, id string) (int, str
 	return status, strings.TrimSpace(answer)
 }
 
+// tryPost is post for goroutines other than the test's: it returns the
+// error instead of failing the test.
+func (d *daemonProc) tryPost(body []byte, query, id string) (int, string, error) {
+	u := d.intake
+	if query != "" {
+		u += "?" + query
+	}
+	status, answer, err := postSigned(http.DefaultClient, u, e2eSecret, id, body)
+	return status, strings.TrimSpace(answer), err
+}
+
+// waitDrained waits until the daemon's queue is empty — every job delivered
+// or dead-lettered, as its /metrics says — so that what a test counts next
+// is final: nothing queued is left to arrive.
+func (d *daemonProc) waitDrained(t *testing.T, timeout time.Duration) {
+	t.Helper()
+	eventually(t, "the queue to drain", timeout, func() bool {
+		return strings.Contains(scrape(t, d.admin+"/metrics"), "\nhooknote_queue_depth 0\n")
+	})
+}
+
 func sample(t *testing.T, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", "samples", name))

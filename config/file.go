@@ -180,6 +180,9 @@ func (f *File) validateReferences() []error {
 	for i, r := range f.Rules {
 		p := fmt.Sprintf("rules[%d]", i)
 		name := r.DisplayName(i)
+		if name == ReservedRuleName {
+			errs = append(errs, Errorf(p+".name", "%q is reserved for on_dead notices", name))
+		}
 		if j, dup := seen[name]; dup {
 			errs = append(errs, Errorf(p+".name", "%q is also the name of rules[%d] (names key the dedupe records)", name, j))
 		}
@@ -200,6 +203,10 @@ func (f *File) validateReferences() []error {
 	}
 	return errs
 }
+
+// ReservedRuleName is the rule name of the on_dead notices hooknote sends
+// about dead letters: no rule may take it.
+const ReservedRuleName = "on_dead"
 
 // DisplayName is the rule's name, or "rule-I" for the I-th rule when it has
 // none.

@@ -31,7 +31,7 @@ notify = ["a"]
 `
 
 func TestParseDefaults(t *testing.T) {
-	c, err := Parse("config.toml", goodConfig, testEnv(t, nil), LoadOptions{Builders: fakeBuilders(nil)})
+	c, err := LoadText("config.toml", goodConfig, testEnv(t, nil), LoadOptions{Builders: fakeBuilders(nil)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,9 +60,9 @@ func TestConfigErrors(t *testing.T) {
 				t.Fatal(err)
 			}
 			env := testEnv(t, map[string]string{"SET": "value"})
-			_, err = Parse(filepath.Base(file), string(src), env, LoadOptions{Builders: fakeBuilders(nil)})
+			_, err = LoadText(filepath.Base(file), string(src), env, LoadOptions{Builders: fakeBuilders(nil)})
 			if err == nil {
-				t.Fatalf("Parse(%s) succeeded, want errors", file)
+				t.Fatalf("LoadText(%s) succeeded, want errors", file)
 			}
 			got := err.Error() + "\n"
 			golden := strings.TrimSuffix(file, ".toml") + ".golden"
@@ -71,7 +71,7 @@ func TestConfigErrors(t *testing.T) {
 			}
 			want, _ := os.ReadFile(golden)
 			if got != string(want) {
-				t.Errorf("Parse(%s) errors:\n%s\nwant:\n%s", file, got, want)
+				t.Errorf("LoadText(%s) errors:\n%s\nwant:\n%s", file, got, want)
 			}
 		})
 	}
@@ -85,13 +85,13 @@ func TestConfigErrorsOneLine(t *testing.T) {
 		"[replicate]\nallow_unsigned = true\n[notifiers.\"a\\nb\"]\ntype = \"nope\"\n",
 		"x = \"a\\\n",
 	} {
-		_, err := Parse("c.toml", src, testEnv(t, nil), LoadOptions{Builders: fakeBuilders(nil)})
+		_, err := LoadText("c.toml", src, testEnv(t, nil), LoadOptions{Builders: fakeBuilders(nil)})
 		if err == nil {
-			t.Fatalf("Parse(%q) succeeded", src)
+			t.Fatalf("LoadText(%q) succeeded", src)
 		}
 		for _, e := range config.Flatten([]error{err}) {
 			if strings.ContainsAny(e.Error(), "\r\n") {
-				t.Errorf("Parse(%q) error %q spans several lines", src, e)
+				t.Errorf("LoadText(%q) error %q spans several lines", src, e)
 			}
 		}
 	}

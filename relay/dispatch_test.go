@@ -54,7 +54,7 @@ func startBubble(t *testing.T, maxAttempts int, maxAge, rate string) *bubble {
 	t.Helper()
 	fakes := map[string]*fakeNotifier{}
 	src := fmt.Sprintf(dispatchConfig, maxAttempts, maxAge, rate)
-	cfg, err := Parse("c.toml", src, testEnv(t, nil), LoadOptions{Builders: fakeBuilders(fakes)})
+	cfg, err := LoadText("c.toml", src, testEnv(t, nil), LoadOptions{Builders: fakeBuilders(fakes)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,7 +250,7 @@ func TestPermanentDeadLetters(t *testing.T) {
 // the built-in message.
 func TestTemplateFallback(t *testing.T) {
 	ev := loadSample(t, "prediction-failed.json", "customId=batch-7")
-	cfg, err := Parse("c.toml", strings.Replace(intakeConfig, `type = "fake"`, `type = "fake"`+"\n"+`text = "{{ index .Input \"nope\" 3 }}"`, 1),
+	cfg, err := LoadText("c.toml", strings.Replace(intakeConfig, `type = "fake"`, `type = "fake"`+"\n"+`text = "{{ index .Input \"nope\" 3 }}"`, 1),
 		testEnv(t, nil), LoadOptions{Builders: fakeBuilders(nil)})
 	if err != nil {
 		t.Fatal(err)
@@ -269,7 +269,7 @@ func TestTemplateFallback(t *testing.T) {
 // TestRawInTemplates: .Raw reaches any payload field, decoded on demand.
 func TestRawInTemplates(t *testing.T) {
 	ev := loadSample(t, "prediction-failed.json", "customId=batch-7")
-	cfg, err := Parse("c.toml", strings.Replace(intakeConfig, `type = "fake"`, `type = "fake"`+"\n"+`text = "{{ .Raw.source }} {{ index .Raw.webhook_events_filter 1 }}"`, 1),
+	cfg, err := LoadText("c.toml", strings.Replace(intakeConfig, `type = "fake"`, `type = "fake"`+"\n"+`text = "{{ .Raw.source }} {{ index .Raw.webhook_events_filter 1 }}"`, 1),
 		testEnv(t, nil), LoadOptions{Builders: fakeBuilders(nil)})
 	if err != nil {
 		t.Fatal(err)

@@ -38,9 +38,9 @@ func FuzzParseConfig(f *testing.F) {
 		if strings.Contains(src, "files") && strings.ContainsAny(src, "*?[") {
 			t.Skip()
 		}
-		c, err := Parse("fuzz.toml", src, env, LoadOptions{Builders: fakeBuilders(nil), Samples: samples})
+		c, err := LoadText("fuzz.toml", src, env, LoadOptions{Builders: fakeBuilders(nil), Samples: samples})
 		if (c == nil) == (err == nil) {
-			t.Fatalf("Parse(%q) = %v, %v, want a config xor an error", src, c, err)
+			t.Fatalf("LoadText(%q) = %v, %v, want a config xor an error", src, c, err)
 		}
 		if err == nil {
 			checkLoaded(t, src, c)
@@ -49,13 +49,13 @@ func FuzzParseConfig(f *testing.F) {
 		for _, e := range config.Flatten([]error{err}) {
 			var ce *config.Error
 			if !errors.As(e, &ce) {
-				t.Fatalf("Parse(%q) error %q is a %T, want *config.Error", src, e, e)
+				t.Fatalf("LoadText(%q) error %q is a %T, want *config.Error", src, e, e)
 			}
 			if ce.File != "fuzz.toml" {
-				t.Errorf("Parse(%q) error %q names file %q, want fuzz.toml", src, e, ce.File)
+				t.Errorf("LoadText(%q) error %q names file %q, want fuzz.toml", src, e, ce.File)
 			}
 			if ce.Err == nil || ce.Err.Error() == "" {
-				t.Errorf("Parse(%q) error %q has no message", src, e)
+				t.Errorf("LoadText(%q) error %q has no message", src, e)
 			}
 		}
 	})
@@ -65,12 +65,12 @@ func FuzzParseConfig(f *testing.F) {
 func checkLoaded(t *testing.T, src string, c *Config) {
 	t.Helper()
 	if c.verifier == nil && !c.File.Replicate.AllowUnsigned {
-		t.Fatalf("Parse(%q) loaded a config with no signing secret and allow_unsigned off", src)
+		t.Fatalf("LoadText(%q) loaded a config with no signing secret and allow_unsigned off", src)
 	}
 	for _, r := range c.Rules.Rules() {
 		for _, n := range r.Notify {
 			if _, ok := c.notifiers[n]; !ok {
-				t.Fatalf("Parse(%q): rule %q notifies %q, which is not built", src, r.Name, n)
+				t.Fatalf("LoadText(%q): rule %q notifies %q, which is not built", src, r.Name, n)
 			}
 		}
 	}

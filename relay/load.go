@@ -82,11 +82,11 @@ func Load(path string, opts LoadOptions) (*Config, error) {
 	if opts.Env != nil {
 		env = *opts.Env
 	}
-	return Parse(path, src, env, opts)
+	return LoadText(path, src, env, opts)
 }
 
-// Parse is Load for a config already in memory; name is used in errors.
-func Parse(name, src string, env config.Env, opts LoadOptions) (*Config, error) {
+// LoadText is Load for a config already in memory; name is used in errors.
+func LoadText(name, src string, env config.Env, opts LoadOptions) (*Config, error) {
 	f, errs := config.Parse(src, env)
 	if f == nil {
 		return nil, config.Place(name, src, errs)

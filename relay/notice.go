@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/hooknote/hooknote/config"
 	"github.com/hooknote/hooknote/notifiers"
 	"github.com/hooknote/hooknote/replicate"
 	"github.com/hooknote/hooknote/store"
@@ -13,7 +14,7 @@ import (
 )
 
 // onDeadRule is the rule name of on_dead notices (no [[rules]] may use it).
-const onDeadRule = "on_dead"
+const onDeadRule = config.ReservedRuleName
 
 // notice is what an on_dead notice says about its dead letter, kept in the
 // notice job's Extra when the dead letter is made.

@@ -141,7 +141,7 @@ func benchIntake(b *testing.B, mode string) http.Handler {
 	}
 	src := "[replicate]\nsecret = \"" + testSecret + "\"\n[notifiers.a]\ntype = \"fake\"\n" +
 		"[[rules]]\nname = \"r\"\nstatus = [\"succeeded\"]\n" + rule + "\nnotify = [\"a\"]\n"
-	cfg, err := Parse("bench.toml", src, benchEnv(b), LoadOptions{Builders: fakeBuilders(nil)})
+	cfg, err := LoadText("bench.toml", src, benchEnv(b), LoadOptions{Builders: fakeBuilders(nil)})
 	if err != nil {
 		b.Fatal(err)
 	}

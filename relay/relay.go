@@ -1,13 +1,15 @@
-// Package relay is hooknote's core: it receives Replicate webhooks (intake),
-// verifies their signatures, decodes them, matches them against rules,
-// records one job per (rule, notifier) durably before answering, and
-// dispatches the jobs — rendering templates and calling notifiers, with the
-// one retry loop of the program.
+// Package relay is hooknote's engine (DESIGN §1): the intake handler that
+// verifies, decodes, matches and durably records each webhook before it
+// answers; the dispatcher that claims due jobs, renders them and calls the
+// notifiers, under the one retry policy of the program, per-notifier pacing
+// and Retry-After pauses; the admin API (readiness, dead letters) and the
+// Prometheus metrics. Load builds a Config from the config file: notifiers
+// constructed, rules compiled, templates parsed and rendered against the
+// samples; a reload swaps it atomically.
 //
-// The store (relay/store) keeps jobs across crashes; notifiers (notifiers/…)
-// deliver finished messages; templates renders them. Config loading lives
-// here too: Load validates everything and builds an immutable *Config that a
-// reload swaps atomically.
+// relay imports config, rules, replicate, templates, and the store and
+// notifiers contracts, never a store backend or a concrete notifier: main
+// injects those (Builders, a store.Store).
 package relay
 
 import (

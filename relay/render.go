@@ -30,7 +30,7 @@ func compileTemplates(set *templates.Set, path string, t notifiers.Templates) (*
 		}
 		tm, err := set.Parse(path+"."+key, src, esc)
 		if err != nil {
-			errs = append(errs, config.Errorf(path+"."+key, "%s", templates.OneLine(err.Error())))
+			errs = append(errs, config.At(path+"."+key, err))
 		}
 		return tm
 	}
@@ -44,7 +44,7 @@ func compileTemplates(set *templates.Set, path string, t notifiers.Templates) (*
 	if t.HTML != "" {
 		tm, err := set.ParseHTML(path+".html", t.HTML)
 		if err != nil {
-			errs = append(errs, config.Errorf(path+".html", "%s", templates.OneLine(err.Error())))
+			errs = append(errs, config.At(path+".html", err))
 		}
 		c.html = tm
 	}

@@ -47,7 +47,7 @@ func (faultyStore) Enqueue(context.Context, store.Webhook) (store.Enqueued, erro
 
 func newTestRelay(t *testing.T, wrap func(store.Store) store.Store) *Relay {
 	t.Helper()
-	cfg, err := Parse("c.toml", intakeConfig, testEnv(t, nil), LoadOptions{Builders: fakeBuilders(nil)})
+	cfg, err := LoadText("c.toml", intakeConfig, testEnv(t, nil), LoadOptions{Builders: fakeBuilders(nil)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +167,7 @@ func TestIntakeClosedStore(t *testing.T) {
 // TestIntakeInFlightCap: beyond server.max_in_flight, requests are answered
 // 503 at once instead of queueing without bound.
 func TestIntakeInFlightCap(t *testing.T) {
-	cfg, err := Parse("c.toml", strings.Replace(intakeConfig, `max_body = "64KiB"`, "max_body = \"64KiB\"\nmax_in_flight = 1", 1),
+	cfg, err := LoadText("c.toml", strings.Replace(intakeConfig, `max_body = "64KiB"`, "max_body = \"64KiB\"\nmax_in_flight = 1", 1),
 		testEnv(t, nil), LoadOptions{Builders: fakeBuilders(nil)})
 	if err != nil {
 		t.Fatal(err)

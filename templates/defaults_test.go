@@ -87,14 +87,28 @@ func render(t *testing.T, set *Set, name string, html bool, esc Escape, data any
 }
 
 // TestEveryNameRenders renders every defined template against every sample
-// event, as hooknote check does, as text and as HTML.
+// event, as hooknote check does, as text and as HTML: each rendering says
+// something (the event's status at least) and leaks no "<no value>" or
+// "<nil>" of a missing field.
 func TestEveryNameRenders(t *testing.T) {
 	set := newSet(t, nil)
 	for _, name := range set.Names() {
 		for _, tc := range sampleEvents() {
-			render(t, set, name, false, Slack, tc.ev)
-			render(t, set, name, false, None, tc.ev)
-			render(t, set, name, true, None, tc.ev)
+			for _, mode := range []struct {
+				html bool
+				esc  Escape
+			}{{false, Slack}, {false, None}, {true, None}} {
+				out := render(t, set, name, mode.html, mode.esc, tc.ev)
+				switch {
+				case strings.TrimSpace(out) == "":
+					t.Errorf("%s (html %v, %v) on %s rendered nothing", name, mode.html, mode.esc, tc.name)
+				case strings.Contains(out, "<no value>") || strings.Contains(out, "<nil>") ||
+					strings.Contains(out, "&lt;no value&gt;") || strings.Contains(out, "&lt;nil&gt;"):
+					t.Errorf("%s (html %v, %v) on %s printed a missing value:\n%s", name, mode.html, mode.esc, tc.name, out)
+				case !strings.Contains(strings.ToLower(out), tc.ev.Status):
+					t.Errorf("%s (html %v, %v) on %s does not say the status %q:\n%s", name, mode.html, mode.esc, tc.name, tc.ev.Status, out)
+				}
+			}
 		}
 	}
 }

@@ -2,8 +2,9 @@
 // functions, and parses and executes the templates relay renders for each
 // notification (DESIGN §4).
 //
-// The data a template receives is relay's Event; this package does not import
-// relay and reads the event only through the template engine.
+// The data a template receives is a replicate.Event, read only through the
+// template engine; this package imports nothing else of hooknote, and knows
+// no notifier, rule or store.
 //
 // Escaping. Text templates are text/template with one of three Escape modes.
 // In every mode each printing action ({{ pipeline }} with no variable
