@@ -26,6 +26,9 @@ func check(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "%s: ok (%d rules, %d notifiers; templates rendered against %d samples)\n\n",
 		*configPath, len(cfg.Rules.Rules()), len(cfg.NotifierNames()), len(samples()))
+	for _, w := range cfg.File.Warnings() {
+		fmt.Fprintf(stdout, "warning: %s\n\n", w)
+	}
 	if err := cfg.WriteRoutes(stdout); err != nil {
 		return 1
 	}

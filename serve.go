@@ -59,8 +59,8 @@ func serve(args []string, stderr io.Writer) int {
 		return 1
 	}
 	log := newLogger(cfg.File.Log, stderr)
-	if cfg.File.Replicate.AllowUnsigned {
-		log.Warn("replicate.allow_unsigned is on: unsigned webhooks are accepted; use only for local experiments")
+	for _, w := range cfg.File.Warnings() {
+		log.Warn(w)
 	}
 	d, err := startDaemon(cfg, log)
 	if err != nil {

@@ -154,3 +154,58 @@ func TestSizeRateDuration(t *testing.T) {
 		}
 	}
 }
+
+// TestExpandInParsedValues: durations, sizes and rates may use ${VAR} like
+// every other string, and a bad expansion is an error at the key.
+func TestExpandInParsedValues(t *testing.T) {
+	env := testEnv(t, map[string]string{"TIMEOUT": "45s", "BODY": "2MiB", "PACE": "30/m"})
+	src := goodConfig + `
+[server]
+read_timeout = "${TIMEOUT}"
+max_body = "${BODY}"
+max_buffered = "${BUFFERED:-64MiB}"
+[delivery]
+max_age = "${UNSET_AGE}"
+`
+	src = strings.Replace(src, `type = "fake"`, "type = \"fake\"\nrate = \"${PACE}\"", 1)
+	f, errs := Parse(src, env)
+	want := []string{`delivery.max_age: environment variable "UNSET_AGE" is not set (use ${UNSET_AGE:-default} for a default)`}
+	var got []string
+	for _, e := range errs {
+		got = append(got, e.Error())
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Parse() errors (-want +got):\n%s", diff)
+	}
+	if f.Server.ReadTimeout.Duration != 45*time.Second || f.Server.MaxBody != 2<<20 || f.Server.MaxBuffered != 64<<20 || f.Notifiers[0].Rate.String() != "30/m" {
+		t.Errorf("read_timeout %v, max_body %d, max_buffered %d, rate %v; want 45s, 2MiB, 64MiB, 30/m",
+			f.Server.ReadTimeout, f.Server.MaxBody, f.Server.MaxBuffered, f.Notifiers[0].Rate)
+	}
+}
+
+func TestValidateServerLimits(t *testing.T) {
+	src := goodConfig + "[server]\nmax_body = \"32MiB\"\nmax_buffered = \"16MiB\"\n"
+	_, errs := Parse(src, testEnv(t, nil))
+	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "server.max_buffered: must be at least server.max_body") {
+		t.Errorf("Parse() = %v, want max_buffered below max_body refused", errs)
+	}
+}
+
+func TestWarnings(t *testing.T) {
+	for _, tc := range []struct {
+		admin string
+		warn  bool
+	}{
+		{admin: "127.0.0.1:9188"}, {admin: "[::1]:9188"}, {admin: "localhost:9188"}, {admin: "10.1.2.3:9188"}, {admin: "192.168.0.10:9188"},
+		{admin: "0.0.0.0:9188", warn: true}, {admin: ":9188", warn: true}, {admin: "203.0.113.7:9188", warn: true}, {admin: "admin.example.com:9188", warn: true},
+	} {
+		f, errs := Parse(goodConfig+"[server]\nadmin_listen = \""+tc.admin+"\"\n", testEnv(t, nil))
+		if len(errs) > 0 {
+			t.Fatal(errs)
+		}
+		w := f.Warnings()
+		if got := len(w) == 1 && strings.Contains(w[0], "admin_listen"); got != tc.warn {
+			t.Errorf("admin_listen %q: Warnings() = %q, want a warning: %v", tc.admin, w, tc.warn)
+		}
+	}
+}

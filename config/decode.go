@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding"
 	"errors"
 	"fmt"
 	"os"
@@ -127,11 +128,31 @@ func decodeSection(md *toml.MetaData, prim toml.Primitive, dst any, path string,
 			unknown = append(unknown, k)
 			continue
 		}
-		if err := md.PrimitiveDecode(keys[k], f.Addr().Interface()); err != nil {
+		if err := decodeValue(md, keys[k], f, env); err != nil {
 			errs = append(errs, tomlErr(err, joinPath(path, k)))
 		}
 	}
 	return append(errs, env.resolve(dst, path)...), unknown
+}
+
+// decodeValue decodes one key into field f. A value written as a string
+// into a type that parses text (a duration, a size, a rate) has its ${VAR}
+// references expanded first, like every other string; a secret is
+// expanded later by resolve, which knows not to print it.
+func decodeValue(md *toml.MetaData, prim toml.Primitive, f reflect.Value, env Env) error {
+	u, ok := f.Addr().Interface().(encoding.TextUnmarshaler)
+	if !ok || f.Type() == secretType {
+		return md.PrimitiveDecode(prim, f.Addr().Interface())
+	}
+	var text string
+	if md.PrimitiveDecode(prim, &text) != nil {
+		return md.PrimitiveDecode(prim, f.Addr().Interface()) // not a string: the type's own error
+	}
+	expanded, err := env.expandString(text)
+	if err != nil {
+		return err
+	}
+	return u.UnmarshalText([]byte(expanded))
 }
 
 // decodeKnown is decodeSection with unknown keys reported as errors.

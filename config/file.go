@@ -32,6 +32,9 @@ type Server struct {
 	ReadTimeout       Duration `toml:"read_timeout"`
 	ReadHeaderTimeout Duration `toml:"read_header_timeout"`
 	MaxInFlight       int      `toml:"max_in_flight"`
+	// MaxBuffered caps the bytes of request bodies read but not yet
+	// verified, all requests together (DESIGN §5 resource bounds).
+	MaxBuffered Size `toml:"max_buffered"`
 }
 
 // Replicate is [replicate]: signature verification.
@@ -97,6 +100,7 @@ func defaultFile(env Env) File {
 			ReadTimeout:       Duration{30 * time.Second},
 			ReadHeaderTimeout: Duration{10 * time.Second},
 			MaxInFlight:       128,
+			MaxBuffered:       256 << 20,
 		},
 		Replicate: Replicate{Tolerance: Duration{5 * time.Minute}},
 		State:     State{Dir: stateDir, DedupeFor: Duration{168 * time.Hour}},
@@ -127,6 +131,9 @@ func (f *File) validate() []error {
 	}
 	if f.Server.ReadTimeout.Duration <= 0 || f.Server.ReadHeaderTimeout.Duration <= 0 {
 		errs = append(errs, Errorf("server.read_timeout", "read_timeout and read_header_timeout must be positive"))
+	}
+	if f.Server.MaxBuffered < f.Server.MaxBody {
+		errs = append(errs, Errorf("server.max_buffered", "must be at least server.max_body (%d bytes)", f.Server.MaxBody))
 	}
 	if f.Server.MaxInFlight < 1 {
 		errs = append(errs, Errorf("server.max_in_flight", "must be at least 1"))
@@ -215,6 +222,30 @@ func (r *Rule) DisplayName(i int) string {
 		return fmt.Sprintf("rule-%d", i)
 	}
 	return r.Name
+}
+
+// Warnings are what is allowed but probably unwanted, one sentence each:
+// `check` prints them and serve logs them.
+func (f *File) Warnings() []string {
+	var w []string
+	if host, _, err := net.SplitHostPort(f.Server.AdminListen); err == nil && !privateHost(host) {
+		w = append(w, fmt.Sprintf("server.admin_listen %q is not a loopback or private address: /metrics and the dead letters (with their payloads) would be reachable from outside", f.Server.AdminListen))
+	}
+	if f.Replicate.AllowUnsigned {
+		w = append(w, "replicate.allow_unsigned is on: unsigned webhooks are accepted; use only for local experiments")
+	}
+	return w
+}
+
+// privateHost reports whether host (an IP address or a name) is a loopback
+// or private address. A name other than localhost, and the unspecified
+// address (every interface), are not.
+func privateHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && (ip.IsLoopback() || ip.IsPrivate())
 }
 
 // Secrets returns every configured signing secret's value.
