@@ -90,13 +90,11 @@ func noticeMessage(c *messageTemplates, ev *replicate.Event, dead notice, id str
 		return m, fmt.Errorf("%w: %w", errRender, fatal)
 	}
 	m.Subject = templates.OneLine(fmt.Sprintf("[hooknote] notification lost: %s %s (%s) via %s", ev.Kind, ev.ID, ev.Status, dead.Notifier))
-	text := fmt.Sprintf("hooknote could not deliver a notification and dead-lettered it.\n"+
+	f := c.format
+	m.Text = fmt.Sprintf("hooknote could not deliver a notification and dead-lettered it.\n"+
 		"rule: %s\nnotifier: %s\nevent: %s %s (%s), model %s\nattempts: %d\nlast error: %s\n"+
 		"Inspect and retry with: hooknote dead list; hooknote dead retry %d",
-		dead.Rule, dead.Notifier, ev.Kind, ev.ID, ev.Status, ev.Model, dead.Attempts, dead.Error, dead.ID)
-	if c.format == notifiers.Slack {
-		text = templates.SlackEscape(text)
-	}
-	m.Text = text
+		value(f, dead.Rule), value(f, dead.Notifier), value(f, ev.Kind), value(f, ev.ID), value(f, ev.Status),
+		value(f, ev.Model), dead.Attempts, value(f, dead.Error), dead.ID)
 	return m, nil
 }

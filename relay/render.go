@@ -128,12 +128,18 @@ func fallbackText(ev *replicate.Event, f notifiers.Format) string {
 	if link == "" {
 		link = ev.URLs.Get
 	}
-	s := fmt.Sprintf("hooknote: %s %s is %s\nmodel: %s\nlink: %s\n(the configured template failed; this is the built-in fallback — see the hooknote log)",
-		ev.Kind, ev.ID, ev.Status, ev.Model, link)
+	return fmt.Sprintf("hooknote: %s %s is %s\nmodel: %s\nlink: %s\n(the configured template failed; this is the built-in fallback — see the hooknote log)",
+		value(f, ev.Kind), value(f, ev.ID), value(f, ev.Status), value(f, ev.Model), value(f, link))
+}
+
+// value is a payload value printed on one line of built-in text in format
+// f: escaped for Slack (no mentions, links, line breaks or code spans), or
+// kept on one line.
+func value(f notifiers.Format, s string) string {
 	if f == notifiers.Slack {
-		s = templates.SlackEscape(s)
+		return templates.SlackEscape(s)
 	}
-	return s
+	return templates.OneLine(s)
 }
 
 // messageID is a job's Message.ID: the same for every attempt of one

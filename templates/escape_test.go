@@ -45,6 +45,10 @@ func TestSlackEscaping(t *testing.T) {
 		{name: "define in source", src: `{{ define "inline" }}{{ .Input.prompt }}{{ end }}{{ template "inline" . }}`, want: "&lt;!everyone&gt;"},
 		{name: "define in user file", src: `{{ template "user.x" . }}`, want: "[" + esc + "]"},
 		{name: "missing keys", src: `[{{ .Input.missing }}][{{ .Query.missing }}]`, want: "[][]"},
+		{name: "line breaks outside a block", src: "x {{ .Logs }}", want: "x line 1 &lt;!here&gt; "},
+		{name: "line breaks kept in a block", src: "```{{ .Logs }}```", want: "```line 1\n&lt;!here&gt;\n```"},
+		{name: "block opened in a with", src: "{{ with .Logs }}```{{ . }}```{{ end }} {{ .Logs }}", want: "```line 1\n&lt;!here&gt;\n``` line 1 &lt;!here&gt; "},
+		{name: "explicit slackBlock", src: "{{ slackBlock .Logs }}", want: "line 1\n&lt;!here&gt;\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -167,5 +171,46 @@ func writeFile(t *testing.T, path, text string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSlackInjection: a customId, model or log line cannot add lines,
+// break out of a code span or block, or reorder text (DESIGN §6).
+func TestSlackInjection(t *testing.T) {
+	set := newSet(t, nil)
+	tests := []struct {
+		name  string
+		src   string
+		value string
+		want  string
+	}{
+		{name: "fake status line in a code span", src: "customId `{{ .Query.customId }}`",
+			value: "x`\n\n:white_check_mark: *Succeeded* https://evil.example/approve\n`",
+			want:  "customId `xˋ :white_check_mark: *Succeeded* https://evil.example/approve ˋ`"},
+		{name: "backticks closing a block", src: "```{{ .Query.customId }}```\nafter",
+			value: "log\n```\n*Succeeded* <!channel>",
+			want:  "```log\nˋˋˋ\n*Succeeded* &lt;!channel&gt;```\nafter"},
+		{name: "bidi override", src: "model `{{ .Query.customId }}`",
+			value: "acme/\u202Egnp.exe\u2066x\u2069",
+			want:  "model `acme/gnp.exex`"},
+		{name: "line and paragraph separators", src: "*{{ .Query.customId }}*",
+			value: "a\u2028b\u2029\r\nc\x00d",
+			want:  "*a b c d*"},
+		{name: "invalid UTF-8", src: "{{ .Query.customId }}",
+			value: "a\xff<b",
+			want:  "a\uFFFD&lt;b"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ev := hostileEvent()
+			ev.Query = map[string]string{"customId": tc.value}
+			got, err := execute(t, set, tc.src, Slack, ev)
+			if err != nil {
+				t.Fatalf("Execute(%q) = %v", tc.src, err)
+			}
+			if got != tc.want {
+				t.Errorf("Execute(%q) with %q = %q, want %q", tc.src, tc.value, got, tc.want)
+			}
+		})
 	}
 }

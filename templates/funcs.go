@@ -23,7 +23,9 @@ import (
 //	outputs v     → the http(s) URLs in an output value, recursively
 //	link v        → v if it is a clean http(s) URL, else ""; base url → "out.png"
 //	get v k…      → v[k]… through maps and lists; nil when missing
-//	slackEscape v → & < > as entities; slackRaw v → v, marked as safe markup
+//	slackEscape v → & < > as entities, one line, no backticks or bidi controls;
+//	    slackBlock v → the same with line breaks kept (inside ```);
+//	    slackRaw v → v, marked as safe markup
 //	upper, lower, title (first letter upper), emoji status, sub a b, str v
 //	time "layout" t → t in UTC with a Go layout; zero time → ""
 //
@@ -44,6 +46,7 @@ func Funcs() map[string]any {
 		"link":        link,
 		"lower":       func(v any) string { return strings.ToLower(str(v)) },
 		"outputs":     outputs,
+		"slackBlock":  slackBlock,
 		"slackEscape": slackEscape,
 		"slackRaw":    str,
 		"str":         str,

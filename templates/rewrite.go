@@ -2,26 +2,85 @@ package templates
 
 import (
 	"fmt"
+	"strings"
 	"text/template"
 	"text/template/parse"
 )
 
-// rewrite makes every printing action of every template in set end with the
-// function fn ("slackEscape" or "str"). It copies each parse tree first:
-// set must be a clone whose trees may still be shared with other sets.
-func rewrite(set *template.Template, fn string) {
+// rewrite makes every printing action of every template in set end with a
+// finishing function: "str" in None and Line modes; in Slack mode
+// "slackBlock" for an action inside a ``` code block of the template's
+// literal text and "slackEscape" elsewhere. It copies each parse tree
+// first: set must be a clone whose trees may still be shared with other
+// sets.
+func rewrite(set *template.Template, esc Escape) {
 	for _, t := range set.Templates() {
 		if t.Tree == nil || t.Tree.Root == nil {
 			continue
 		}
 		tree := t.Tree.Copy()
-		walk(tree.Root, func(n parse.Node) {
-			if a, ok := n.(*parse.ActionNode); ok {
+		if esc == Slack {
+			inBlock := false
+			walkSlack(tree.Root, &inBlock, func(a *parse.ActionNode, block bool) {
+				fn := "slackEscape"
+				if block {
+					fn = "slackBlock"
+				}
 				appendFinisher(tree, a.Pipe, fn)
-			}
-		})
+			})
+		} else {
+			walk(tree.Root, func(n parse.Node) {
+				if a, ok := n.(*parse.ActionNode); ok {
+					appendFinisher(tree, a.Pipe, "str")
+				}
+			})
+		}
 		t.Tree = tree
 	}
+}
+
+// walkSlack calls visit for every action of list in template order with
+// whether the template's literal text has a ``` code block open there.
+// Values cannot open or close a block (slackEscape and slackBlock neutralise
+// backticks), so the literal text alone decides. Each branch of if, range and
+// with starts from the state before it, and the state after the first
+// branch carries on: a template that opens a block in one branch and closes
+// it in another is not understood, and its values are treated as outside a
+// block (one line each), which is the safe reading.
+func walkSlack(list *parse.ListNode, inBlock *bool, visit func(*parse.ActionNode, bool)) {
+	if list == nil {
+		return
+	}
+	for _, n := range list.Nodes {
+		switch n := n.(type) {
+		case *parse.TextNode:
+			if strings.Count(string(n.Text), "```")%2 == 1 {
+				*inBlock = !*inBlock
+			}
+		case *parse.ActionNode:
+			visit(n, *inBlock)
+		case *parse.IfNode:
+			walkBranches(n.List, n.ElseList, inBlock, visit)
+		case *parse.RangeNode:
+			walkBranches(n.List, n.ElseList, inBlock, visit)
+		case *parse.WithNode:
+			walkBranches(n.List, n.ElseList, inBlock, visit)
+		case *parse.ListNode:
+			walkSlack(n, inBlock, visit)
+		}
+	}
+}
+
+func walkBranches(list, elseList *parse.ListNode, inBlock *bool, visit func(*parse.ActionNode, bool)) {
+	before := *inBlock
+	walkSlack(list, inBlock, visit)
+	after := *inBlock
+	*inBlock = before
+	walkSlack(elseList, inBlock, visit)
+	if *inBlock != after {
+		after = false // the branches disagree: not understood, one line is safe
+	}
+	*inBlock = after
 }
 
 // walk calls visit for every node of list, descending into if, range and
@@ -98,12 +157,11 @@ func appendFinisher(tree *parse.Tree, pipe *parse.PipeNode, fn string) {
 }
 
 // finishes reports whether an action whose last command calls last needs no
-// fn appended. In Slack mode only slackEscape and slackRaw (already-safe
-// markup) finish an action; otherwise any function that prints its value as
-// text does.
+// fn appended. In Slack mode only slackEscape, slackBlock and slackRaw
+// (already-safe markup) finish an action; otherwise str does.
 func finishes(fn, last string) bool {
 	switch last {
-	case "slackEscape", "slackRaw":
+	case "slackEscape", "slackBlock", "slackRaw":
 		return true
 	case "str":
 		return fn == "str"

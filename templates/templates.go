@@ -164,11 +164,8 @@ func (s *Set) Names() []string {
 // template. A call to an undefined template, in src or in any template it
 // reaches, is a parse error.
 func (s *Set) Parse(name, src string, esc Escape) (*Template, error) {
-	finisher := "str"
 	switch esc {
-	case None, Line:
-	case Slack:
-		finisher = "slackEscape"
+	case None, Line, Slack:
 	default:
 		return nil, fmt.Errorf("parse template %q: unknown escape mode %v", name, esc)
 	}
@@ -183,7 +180,7 @@ func (s *Set) Parse(name, src string, esc Escape) (*Template, error) {
 	if err != nil {
 		return nil, err // text/template's error names the template and line
 	}
-	rewrite(set, finisher)
+	rewrite(set, esc)
 	lookup := func(name string) *parse.Tree {
 		if c := set.Lookup(name); c != nil {
 			return c.Tree

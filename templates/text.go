@@ -57,18 +57,99 @@ func tail(n int, v any) string {
 	return strings.ReplaceAll(out, "\r", "\n")
 }
 
-// slackEscape prints v with &, < and > escaped for Slack mrkdwn, so that it
-// cannot mention (<!channel>, <@U…>) or link (<url|text>).
-func slackEscape(v any) string {
-	return slackEscaper.Replace(str(v))
+// slackEscape prints v for Slack mrkdwn outside a code block: &, < and >
+// become entities, so that it cannot mention (<!channel>, <@U…>) or link
+// (<url|text>); every run of line breaks and other control characters
+// becomes one space, so that it cannot start a line of its own (a fake
+// status); a backtick becomes ˋ (U+02CB), so that it cannot open or close a
+// code span; and bidi controls are dropped, so that it cannot reorder what
+// is shown around it.
+func slackEscape(v any) string { return escapeSlack(str(v), false) }
+
+// slackBlock prints v for Slack mrkdwn inside a ``` code block: as
+// slackEscape, but line breaks are kept (logs, errors), as \n.
+func slackBlock(v any) string { return escapeSlack(str(v), true) }
+
+// SlackEscape is slackEscape for text built without a template: one value
+// printed in a line of a Slack message.
+func SlackEscape(s string) string { return escapeSlack(s, false) }
+
+// escapeSlack escapes s for Slack mrkdwn, keeping line breaks (as \n) only
+// in a code block.
+func escapeSlack(s string, block bool) string {
+	if !strings.ContainsFunc(s, needsSlackEscape) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + len(s)/8)
+	space := false        // a run of breaks or controls outside a block, pending as one space
+	for i, r := range s { // an invalid byte is utf8.RuneError: written as U+FFFD
+		switch {
+		case block && (r == '\n' || r == '\u2028' || r == '\u2029'):
+			b.WriteByte('\n')
+			continue
+		case block && r == '\r':
+			if i+1 < len(s) && s[i+1] == '\n' {
+				continue // \r\n: the \n writes the break
+			}
+			b.WriteByte('\n')
+			continue
+		case block && r == '\t':
+			b.WriteByte('\t')
+			continue
+		case unicode.IsControl(r) || r == '\u2028' || r == '\u2029':
+			space = !block
+			continue
+		case isBidiControl(r):
+			continue
+		}
+		if space {
+			b.WriteByte(' ')
+			space = false
+		}
+		switch r {
+		case '&':
+			b.WriteString("&amp;")
+		case '<':
+			b.WriteString("&lt;")
+		case '>':
+			b.WriteString("&gt;")
+		case '`':
+			b.WriteRune('\u02CB')
+		default:
+			b.WriteRune(r)
+		}
+	}
+	if space {
+		b.WriteByte(' ')
+	}
+	return b.String()
 }
 
-// SlackEscape escapes &, < and > for Slack mrkdwn: what every value a
-// Slack-mode template prints goes through, for text built without one.
-func SlackEscape(s string) string { return slackEscaper.Replace(s) }
+// needsSlackEscape reports whether r is changed by escapeSlack in some
+// context.
+func needsSlackEscape(r rune) bool {
+	switch r {
+	case '&', '<', '>', '`', '\u2028', '\u2029', utf8.RuneError:
+		return true
+	}
+	return unicode.IsControl(r) || isBidiControl(r)
+}
 
-// slackEscaper is immutable and safe for concurrent use.
-var slackEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+// isBidiControl reports whether r is an explicit bidirectional formatting
+// character (marks, embeddings, overrides, isolates), which could make text
+// read in another order than it was written.
+func isBidiControl(r rune) bool {
+	switch {
+	case r == '\u061C', r == '\u200E', r == '\u200F':
+		return true
+	case r >= '\u202A' && r <= '\u202E':
+		return true
+	case r >= '\u2066' && r <= '\u2069':
+		return true
+	}
+	return false
+}
 
 // oneLine replaces every run of control characters (CR, LF, tab, …) and line
 // or paragraph separators in s by one space, and trims spaces at both ends.
