@@ -2,7 +2,6 @@ package replicate
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -60,24 +59,24 @@ func decode(body []byte, query url.Values, receivedAt time.Time, full bool) (*Ev
 		return nil, badRequest("\"id\" longer than %d bytes or \"status\" longer than %d", maxEventIDLen, maxStatusLen)
 	}
 	ev.Terminal = IsTerminal(ev.Status)
-	ev.Model, _ = top.str(fModel)
-	ev.Version, _ = top.str(fVersion)
-	ev.Deployment, _ = top.str(fDeployment)
-	ev.Source, _ = top.str(fSource)
+	ev.Model = top.short(fModel)
+	ev.Version = top.short(fVersion)
+	ev.Deployment = top.short(fDeployment)
+	ev.Source = top.short(fSource)
 	ev.webhook, _ = top.str(fWebhook)
 	ev.Query = firstValues(query)
 	if full {
 		ev.CreatedAt = top.time(fCreatedAt)
 		ev.StartedAt = top.time(fStartedAt)
 		ev.CompletedAt = top.time(fCompletedAt)
-		ev.Logs, _ = top.str(fLogs)
-		ev.Error = top.text(fError)
-		_ = json.Unmarshal(top.raw[fInput], &ev.Input)
-		_ = json.Unmarshal(top.raw[fOutput], &ev.Output)
-		ev.body = body
+		ev.Logs = tailString(top.text(fLogs), maxLogs)
+		ev.Error = cutString(top.text(fError), maxError)
+		ev.Input, _ = boundedValue(top.raw[fInput]).(map[string]any)
+		ev.Output = boundedValue(top.raw[fOutput])
+		ev.raw = &rawMap{body: body}
 		ev.Metrics = decodeMetrics(top.raw[fMetrics])
 		ev.URLs = decodeURLs(top.raw[fURLs])
-		ev.Kind = detectKind(query.Get("kind"), trainingOutput(top.raw[fOutput]), ev.URLs.Get)
+		ev.Kind = detectKind(query.Get("kind"), objectHasKeys(top.raw[fOutput], "version", "weights"), ev.URLs.Get)
 		return ev, nil
 	}
 	ev.Kind = query.Get("kind")
@@ -86,27 +85,14 @@ func decode(body []byte, query url.Values, receivedAt time.Time, full bool) (*Ev
 		if bytes.Contains(top.raw[fURLs], []byte("/trainings/")) {
 			ev.URLs = decodeURLs(top.raw[fURLs])
 		}
-		ev.Kind = detectKind("", trainingOutput(top.raw[fOutput]), ev.URLs.Get)
+		ev.Kind = detectKind("", objectHasKeys(top.raw[fOutput], "version", "weights"), ev.URLs.Get)
 	}
 	return ev, nil
 }
 
-// trainingOutput reports whether a raw output is an object with version and
-// weights: a training's.
-func trainingOutput(raw []byte) bool {
-	if len(raw) == 0 || raw[0] != '{' {
-		return false
-	}
-	var o struct {
-		Version json.RawMessage `json:"version"`
-		Weights json.RawMessage `json:"weights"`
-	}
-	return json.Unmarshal(raw, &o) == nil && o.Version != nil && o.Weights != nil
-}
-
-func decodeMetrics(raw json.RawMessage) Metrics {
-	var m map[string]any
-	if len(raw) == 0 || raw[0] != '{' || json.Unmarshal(raw, &m) != nil || m == nil {
+func decodeMetrics(raw []byte) Metrics {
+	m, ok := boundedValue(raw).(map[string]any)
+	if !ok {
 		return Metrics{}
 	}
 	out := Metrics{}
@@ -124,9 +110,9 @@ func decodeMetrics(raw json.RawMessage) Metrics {
 	return out
 }
 
-func decodeURLs(raw json.RawMessage) URLs {
-	var m map[string]any
-	if len(raw) == 0 || raw[0] != '{' || json.Unmarshal(raw, &m) != nil {
+func decodeURLs(raw []byte) URLs {
+	m, ok := boundedValue(raw).(map[string]any)
+	if !ok {
 		return URLs{}
 	}
 	s := func(k string) string { v, _ := m[k].(string); return v }

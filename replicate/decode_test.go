@@ -28,7 +28,7 @@ func TestDetectKind(t *testing.T) {
 		{name: "nothing", want: "prediction"},
 	}
 	for _, tc := range cases {
-		if got := detectKind(tc.queryKind, trainingOutput([]byte(tc.output)), tc.get); got != tc.want {
+		if got := detectKind(tc.queryKind, objectHasKeys([]byte(tc.output), "version", "weights"), tc.get); got != tc.want {
 			t.Errorf("%s: detectKind(%q, %s, %q) = %q, want %q", tc.name, tc.queryKind, tc.output, tc.get, got, tc.want)
 		}
 	}

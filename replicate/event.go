@@ -1,7 +1,7 @@
 package replicate
 
 import (
-	"encoding/json"
+	"sync"
 	"time"
 )
 
@@ -36,19 +36,27 @@ type Event struct {
 	Notifier   string    // the notifier being rendered for (set when rendering)
 	ReceivedAt time.Time // when intake received the webhook
 
-	webhook string // the signed body's webhook URL, when present
-	body    []byte // the raw body, for Raw
-	raw     map[string]any
+	webhook string  // the signed body's webhook URL, when present
+	raw     *rawMap // the body, decoded for Raw on first use; shared by copies
+}
+
+// rawMap is the body decoded as a map on first use, once even when copies
+// of an event are rendered concurrently.
+type rawMap struct {
+	body []byte
+	once sync.Once
+	m    map[string]any
 }
 
 // Raw returns the whole body as a map, for anything not listed: in a
 // template {{ .Raw.some_field }}, in a `when` expression Raw().some_field.
-// It is decoded on first use.
+// It is decoded on first use, bounded like the rest of the event.
 func (e *Event) Raw() map[string]any {
-	if e.raw == nil && e.body != nil {
-		_ = json.Unmarshal(e.body, &e.raw)
+	if e.raw == nil {
+		return nil
 	}
-	return e.raw
+	e.raw.once.Do(func() { e.raw.m, _ = boundedValue(e.raw.body).(map[string]any) })
+	return e.raw.m
 }
 
 // Metrics are the payload's metrics, in seconds.

@@ -78,6 +78,12 @@ func (t *topFields) text(i int) string {
 	return ""
 }
 
+// short is a string member cut to maxShort bytes: a name, never a text.
+func (t *topFields) short(i int) string {
+	s, _ := t.str(i)
+	return cutString(s, maxShort)
+}
+
 func (t *topFields) time(i int) time.Time {
 	s, ok := t.str(i)
 	if !ok {

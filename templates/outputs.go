@@ -1,7 +1,6 @@
 package templates
 
 import (
-	"fmt"
 	"net/url"
 	"path"
 	"reflect"
@@ -11,43 +10,59 @@ import (
 	"unicode/utf8"
 )
 
-// maxOutputDepth bounds how deep outputs looks into nested lists and objects.
-const maxOutputDepth = 32
+// outputs looks at most maxOutputDepth levels deep into nested lists and
+// objects, and at most maxOutputNodes values in all, so that a hostile
+// output costs a bounded amount to render.
+const (
+	maxOutputDepth = 32
+	maxOutputNodes = 10_000
+)
 
 // outputs returns the http(s) URLs in an output value, in order: the value
 // itself when it is a string, the elements of a list, the values of an object
 // (by key order), recursively. data: URIs, other schemes and text that is not
 // a plain URL (see link) are skipped. It never returns nil.
 func outputs(v any) []string {
-	urls := []string{}
-	collectURLs(reflect.ValueOf(v), 0, &urls)
-	return urls
+	c := urlCollector{urls: []string{}, budget: maxOutputNodes}
+	c.collect(reflect.ValueOf(v), 0)
+	return c.urls
 }
 
-func collectURLs(r reflect.Value, depth int, urls *[]string) {
-	if depth > maxOutputDepth || !r.IsValid() {
+// urlCollector gathers URLs within a budget of values visited.
+type urlCollector struct {
+	urls   []string
+	budget int
+}
+
+func (c *urlCollector) collect(r reflect.Value, depth int) {
+	if depth > maxOutputDepth || !r.IsValid() || c.budget <= 0 {
 		return
 	}
+	c.budget--
 	switch r.Kind() {
 	case reflect.Interface, reflect.Pointer:
 		if !r.IsNil() {
-			collectURLs(r.Elem(), depth+1, urls)
+			c.collect(r.Elem(), depth+1)
 		}
 	case reflect.String:
 		if u := link(r.String()); u != "" {
-			*urls = append(*urls, u)
+			c.urls = append(c.urls, u)
 		}
 	case reflect.Slice, reflect.Array:
-		for i := range r.Len() {
-			collectURLs(r.Index(i), depth+1, urls)
+		for i := range min(r.Len(), c.budget) {
+			c.collect(r.Index(i), depth+1)
 		}
 	case reflect.Map:
-		keys := r.MapKeys()
-		slices.SortFunc(keys, func(a, b reflect.Value) int {
-			return strings.Compare(fmt.Sprint(a.Interface()), fmt.Sprint(b.Interface()))
-		})
+		if r.Type().Key().Kind() != reflect.String {
+			return // JSON objects have string keys
+		}
+		keys := make([]string, 0, r.Len()) // events' maps are bounded already (replicate)
+		for it := r.MapRange(); it.Next(); {
+			keys = append(keys, it.Key().String())
+		}
+		slices.Sort(keys)
 		for _, k := range keys {
-			collectURLs(r.MapIndex(k), depth+1, urls)
+			c.collect(r.MapIndex(reflect.ValueOf(k).Convert(r.Type().Key())), depth+1)
 		}
 	}
 }
