@@ -1,14 +1,13 @@
 package relay
 
 import (
-	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/hooknote/hooknote/replicate"
@@ -25,26 +24,33 @@ type answer struct {
 // IntakeHandler serves the intake listener: POST {path} and GET /healthz.
 // Nothing else is served there: metrics and dead letters live on the admin
 // listener.
-// At most server.max_in_flight webhooks are handled at once; more are
-// answered 503 at once (Replicate retries final events), so a flood cannot
-// exhaust memory.
+//
+// What a client without the secret can cost is bounded (DESIGN §5): its
+// request is answered 401 before its body is read when the Standard
+// Webhooks headers are missing, malformed or outside the tolerance; bodies
+// are read under a minimum rate and a deadline; the bytes of bodies read
+// but not yet verified count against server.max_buffered, all requests
+// together (503 beyond it). Only verified webhooks take one of the
+// server.max_in_flight slots (503 beyond them), so slow unauthenticated
+// connections never keep signed webhooks out.
 func (r *Relay) IntakeHandler() http.Handler {
 	srv := r.cfg.Load().File.Server
-	slots := make(chan struct{}, srv.MaxInFlight)
+	in := &intake{
+		r:        r,
+		slots:    make(chan struct{}, srv.MaxInFlight),
+		buffered: &byteBudget{limit: int64(srv.MaxBuffered)},
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", healthz)
-	mux.HandleFunc(srv.Path, func(w http.ResponseWriter, req *http.Request) {
-		select {
-		case slots <- struct{}{}:
-			defer func() { <-slots }()
-			r.serveWebhook(w, req)
-		default:
-			w.Header().Set("Retry-After", "1")
-			reply(w, http.StatusServiceUnavailable, answer{Error: "too many requests in flight"})
-			r.metrics.webhook("unavailable", 0)
-		}
-	})
+	mux.HandleFunc(srv.Path, in.serve)
 	return mux
+}
+
+// intake is the webhook handler and the limits it shares across requests.
+type intake struct {
+	r        *Relay
+	slots    chan struct{} // verified webhooks in flight
+	buffered *byteBudget   // bytes of bodies not yet verified
 }
 
 func healthz(w http.ResponseWriter, _ *http.Request) {
@@ -52,54 +58,110 @@ func healthz(w http.ResponseWriter, _ *http.Request) {
 	io.WriteString(w, "ok\n")
 }
 
-// serveWebhook is the intake: cap, verify, decode, match, enqueue durably,
-// and only then answer 200 (DESIGN §1, §5).
-func (r *Relay) serveWebhook(w http.ResponseWriter, req *http.Request) {
-	start := time.Now()
-	if req.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		reply(w, http.StatusMethodNotAllowed, answer{Error: "method not allowed; webhooks are POSTed"})
-		r.metrics.webhook("method_not_allowed", time.Since(start))
-		return
-	}
-	cfg := r.cfg.Load()
-	log := r.log.With("request_id", strconv.FormatUint(r.requests.Add(1), 10))
-	status, ans, result, attrs := r.intake(req, w, cfg)
-	reply(w, status, ans)
-	took := time.Since(start)
-	r.metrics.webhook(result, took)
-	attrs = append(attrs, slog.String("result", result), slog.Int("code", status), slog.Duration("took", took))
-	level := slog.LevelInfo
-	if status >= 400 {
-		level = slog.LevelWarn
-	}
-	log.LogAttrs(req.Context(), level, "webhook", attrs...)
+// outcome is what intake answers one request, and what it logs and counts.
+type outcome struct {
+	status int
+	answer answer
+	result string // the metrics label: accepted, duplicate, bad_signature, …
+	attrs  []slog.Attr
+	retry  bool // 503 with Retry-After
 }
 
-// intake handles one webhook and returns the answer, the result recorded in
-// metrics and the log line ("accepted", "duplicate", "bad_signature", …), and
-// the other attributes of that log line.
-func (r *Relay) intake(req *http.Request, w http.ResponseWriter, cfg *Config) (int, answer, string, []slog.Attr) {
-	if r.draining.Load() {
-		return http.StatusServiceUnavailable, answer{Error: "shutting down"}, "unavailable", nil
+// serve is the intake: verify the headers, read the body, verify it,
+// decode, match, enqueue durably, and only then answer 200 (DESIGN §1, §5).
+func (in *intake) serve(w http.ResponseWriter, req *http.Request) {
+	start := time.Now()
+	o := in.handle(w, req)
+	if o.retry {
+		w.Header().Set("Retry-After", "1")
 	}
-	body, err := readBody(w, req, int64(cfg.File.Server.MaxBody))
+	if o.status == http.StatusMethodNotAllowed {
+		w.Header().Set("Allow", http.MethodPost)
+	}
+	reply(w, o.status, o.answer)
+	took := time.Since(start)
+	in.r.metrics.webhook(o.result, took)
+	level := slog.LevelInfo
+	if o.status >= 400 {
+		level = slog.LevelWarn
+	}
+	if !in.r.log.Enabled(req.Context(), level) {
+		return
+	}
+	attrs := append(o.attrs, slog.String("result", o.result), slog.Int("code", o.status), slog.Duration("took", took),
+		slog.Uint64("request_id", in.r.requests.Add(1)))
+	in.r.log.LogAttrs(req.Context(), level, "webhook", attrs...)
+}
+
+func failure(status int, result, msg string, err error) outcome {
+	o := outcome{status: status, answer: answer{Error: msg}, result: result}
 	if err != nil {
-		var mbe *http.MaxBytesError
-		var ne net.Error
-		switch {
-		case errors.As(err, &mbe):
-			return http.StatusRequestEntityTooLarge, answer{Error: "body larger than server.max_body"}, "too_large", nil
-		case errors.As(err, &ne) && ne.Timeout():
-			return http.StatusRequestTimeout, answer{Error: "timed out reading the body"}, "bad_request", nil
+		o.attrs = []slog.Attr{slog.String("error", err.Error())}
+	}
+	return o
+}
+
+func (in *intake) handle(w http.ResponseWriter, req *http.Request) outcome {
+	r := in.r
+	if req.Method != http.MethodPost {
+		return failure(http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed; webhooks are POSTed", nil)
+	}
+	if r.draining.Load() {
+		return failure(http.StatusServiceUnavailable, "unavailable", "shutting down", nil)
+	}
+	cfg := r.cfg.Load()
+	if cfg.verifier != nil {
+		if err := cfg.verifier.CheckHeaders(req.Header); err != nil {
+			return failure(http.StatusUnauthorized, "bad_signature", err.Error(), err)
 		}
-		return http.StatusBadRequest, answer{Error: "could not read the body"}, "bad_request", []slog.Attr{slog.String("error", err.Error())}
+	}
+	br := &bodyReader{budget: in.buffered}
+	defer br.release()
+	srv := cfg.File.Server
+	body, err := br.read(w, req, int64(srv.MaxBody), srv.ReadTimeout.Duration)
+	if err != nil {
+		return bodyFailure(err)
 	}
 	if cfg.verifier != nil {
 		if err := cfg.verifier.Verify(req.Header, body); err != nil {
-			return http.StatusUnauthorized, answer{Error: err.Error()}, "bad_signature", []slog.Attr{slog.String("error", err.Error())}
+			return failure(http.StatusUnauthorized, "bad_signature", err.Error(), err)
 		}
 	}
+	br.release() // verified: from here on it counts as a webhook in flight
+	select {
+	case in.slots <- struct{}{}:
+		defer func() { <-in.slots }()
+	default:
+		o := failure(http.StatusServiceUnavailable, "unavailable", "too many requests in flight", nil)
+		o.retry = true
+		return o
+	}
+	return r.enqueue(req, cfg, body)
+}
+
+// bodyFailure is the answer to a body that could not be read.
+func bodyFailure(err error) outcome {
+	var mbe *http.MaxBytesError
+	var ne net.Error
+	switch {
+	case errors.As(err, &mbe):
+		return failure(http.StatusRequestEntityTooLarge, "too_large", "body larger than server.max_body", nil)
+	case errors.Is(err, errBusy):
+		o := failure(http.StatusServiceUnavailable, "unavailable", "too many unverified bytes buffered; retry later", nil)
+		o.retry = true
+		return o
+	case errors.As(err, &ne) && ne.Timeout():
+		return failure(http.StatusRequestTimeout, "bad_request", "timed out reading the body (too slow)", nil)
+	}
+	return failure(http.StatusBadRequest, "bad_request", "could not read the body", err)
+}
+
+// intakeStoreTimeout bounds the durable write of one webhook: Replicate
+// waits for the answer.
+const intakeStoreTimeout = 10 * time.Second
+
+// enqueue decodes a verified body, matches it and records it durably.
+func (r *Relay) enqueue(req *http.Request, cfg *Config, body []byte) outcome {
 	now := r.now()
 	query := req.URL.Query()
 	decode := replicate.DecodePartial
@@ -111,10 +173,10 @@ func (r *Relay) intake(req *http.Request, w http.ResponseWriter, cfg *Config) (i
 		err = replicate.CheckQuery(ev, query)
 	}
 	if err != nil {
-		return http.StatusBadRequest, answer{Error: err.Error()}, "bad_request", []slog.Attr{slog.String("error", err.Error())}
+		return failure(http.StatusBadRequest, "bad_request", err.Error(), err)
 	}
 	attrs := []slog.Attr{slog.String("event_id", ev.ID), slog.String("status", ev.Status), slog.String("kind", ev.Kind)}
-	pairs := cfg.Rules.Match(ev)
+	routes := cfg.Rules.Match(ev)
 	wh := store.Webhook{
 		EventID: ev.ID, Status: ev.Status, Terminal: ev.Terminal,
 		Body: body, Query: req.URL.RawQuery, ReceivedAt: now,
@@ -122,15 +184,19 @@ func (r *Relay) intake(req *http.Request, w http.ResponseWriter, cfg *Config) (i
 	if cfg.verifier != nil { // a verified id; unsigned requests dedupe on their jobs alone
 		wh.WebhookID = req.Header.Get("webhook-id")
 	}
-	var rules []string
-	for _, p := range pairs {
-		wh.Jobs = append(wh.Jobs, store.NewJob{Rule: p.Rule.Name, Notifier: p.Notifier})
-		rules = append(rules, p.Rule.Name+"→"+p.Notifier)
+	matched := make([]string, 0, len(routes))
+	for _, rt := range routes {
+		wh.Jobs = append(wh.Jobs, store.NewJob{Rule: rt.Rule.Name, Notifier: rt.Notifier})
+		matched = append(matched, rt.Rule.Name+"→"+rt.Notifier)
 	}
-	attrs = append(attrs, slog.Any("matched", rules))
-	res, err := r.store.Enqueue(req.Context(), wh)
+	attrs = append(attrs, slog.Any("matched", matched))
+	ctx, cancel := context.WithTimeout(req.Context(), intakeStoreTimeout)
+	defer cancel()
+	res, err := r.store.Enqueue(ctx, wh)
 	if err != nil {
-		return http.StatusServiceUnavailable, answer{Error: "cannot record the webhook durably; retry later"}, "unavailable", append(attrs, slog.String("error", err.Error()))
+		o := failure(http.StatusServiceUnavailable, "unavailable", "cannot record the webhook durably; retry later", err)
+		o.attrs = append(attrs, o.attrs...)
+		return o
 	}
 	if res.Accepted > 0 {
 		r.wakeDispatcher()
@@ -141,31 +207,14 @@ func (r *Relay) intake(req *http.Request, w http.ResponseWriter, cfg *Config) (i
 		result = "duplicate"
 	case res.Stale:
 		result = "stale"
-	case len(pairs) == 0:
+	case len(routes) == 0:
 		result = "unmatched"
 	}
 	ans := answer{Accepted: &res.Accepted}
-	if len(pairs) > 0 || res.Duplicate {
+	if len(routes) > 0 || res.Duplicate {
 		ans.Duplicate = &res.Duplicate
 	}
-	return http.StatusOK, ans, result, append(attrs, slog.Int("accepted", res.Accepted))
-}
-
-// readBody reads the whole body under the cap.
-func readBody(w http.ResponseWriter, req *http.Request, limit int64) ([]byte, error) {
-	if req.ContentLength > limit {
-		return nil, &http.MaxBytesError{Limit: limit}
-	}
-	rd := http.MaxBytesReader(w, req.Body, limit)
-	defer rd.Close()
-	// Size the buffer from Content-Length, but at most 1 MiB up front: a
-	// client announcing 25 MiB and trickling must not pin 25 MiB per
-	// connection.
-	buf := bytes.NewBuffer(make([]byte, 0, min(max(req.ContentLength, 512), 1<<20)))
-	if _, err := buf.ReadFrom(rd); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	return outcome{status: http.StatusOK, answer: ans, result: result, attrs: append(attrs, slog.Int("accepted", res.Accepted))}
 }
 
 func reply(w http.ResponseWriter, status int, a answer) {

@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -164,8 +165,22 @@ func TestIntakeClosedStore(t *testing.T) {
 	}
 }
 
-// TestIntakeInFlightCap: beyond server.max_in_flight, requests are answered
-// 503 at once instead of queueing without bound.
+// blockingStore holds every Enqueue until release is closed.
+type blockingStore struct {
+	store.Store
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (b blockingStore) Enqueue(ctx context.Context, w store.Webhook) (store.Enqueued, error) {
+	b.entered <- struct{}{}
+	<-b.release
+	return b.Store.Enqueue(ctx, w)
+}
+
+// TestIntakeInFlightCap: beyond server.max_in_flight verified webhooks,
+// requests are answered 503 at once instead of queueing without bound; a
+// request still sending its body (unverified) holds no slot.
 func TestIntakeInFlightCap(t *testing.T) {
 	cfg, err := LoadText("c.toml", strings.Replace(intakeConfig, `max_body = "64KiB"`, "max_body = \"64KiB\"\nmax_in_flight = 1", 1),
 		testEnv(t, nil), LoadOptions{Builders: fakeBuilders(nil)})
@@ -177,23 +192,47 @@ func TestIntakeInFlightCap(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	h := New(cfg, st, slog.New(slog.NewTextHandler(io.Discard, nil)), Options{}).IntakeHandler()
+	bs := blockingStore{Store: st, entered: make(chan struct{}), release: make(chan struct{})}
+	h := New(cfg, bs, slog.New(slog.NewTextHandler(io.Discard, nil)), Options{}).IntakeHandler()
+	failed, err := os.ReadFile("../testdata/samples/prediction-failed.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := func(id string, body io.Reader) <-chan int {
+		code := make(chan int, 1)
+		req := signedRequest(t, "/webhooks/replicate?customId=batch-7", id, failed)
+		req.Body = io.NopCloser(body)
+		go func() {
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, req)
+			code <- w.Code
+		}()
+		return code
+	}
+	// A signed request still sending its body is not verified: no slot.
 	pr, pw := io.Pipe()
-	slow := httptest.NewRequest(http.MethodPost, "/webhooks/replicate", pr)
-	done := make(chan int)
-	go func() {
-		w := httptest.NewRecorder()
-		h.ServeHTTP(w, slow)
-		done <- w.Code
-	}()
-	pw.Write([]byte(`{"id":`)) // the first request now holds the only slot, reading its body
+	slow := post("msg_slow", pr)
+	pw.Write(failed[:10])
+
+	first := post("msg_1", bytes.NewReader(failed))
+	<-bs.entered // verified, recording: it holds the only slot
 	w := httptest.NewRecorder()
-	h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/webhooks/replicate", strings.NewReader(`{}`)))
+	h.ServeHTTP(w, signedRequest(t, "/webhooks/replicate?customId=batch-7", "msg_2", failed))
 	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" {
-		t.Errorf("second request = %d (Retry-After %q), want 503 with Retry-After", w.Code, w.Header().Get("Retry-After"))
+		t.Errorf("second verified request = %d (Retry-After %q), want 503 with Retry-After", w.Code, w.Header().Get("Retry-After"))
 	}
+	close(bs.release)
+	if code := <-first; code != http.StatusOK {
+		t.Errorf("first request = %d, want 200", code)
+	}
+	pw.Write(failed[10:])
 	pw.Close()
-	if code := <-done; code != http.StatusUnauthorized {
-		t.Errorf("first request = %d, want 401 (unsigned)", code)
+	go func() {
+		for range bs.entered {
+		}
+	}()
+	if code := <-slow; code != http.StatusOK {
+		t.Errorf("slow request = %d, want 200 once its body arrived", code)
 	}
+	close(bs.entered)
 }

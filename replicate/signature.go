@@ -91,12 +91,13 @@ func parseSecret(s string) ([]byte, error) {
 	return key, nil
 }
 
-// Verify checks the webhook-id, webhook-timestamp and webhook-signature
-// headers against the raw body. It returns nil when the timestamp is within
-// the tolerance and a v1 entry of webhook-signature is the HMAC-SHA256 of
-// id.timestamp.body under one of the secrets; otherwise one of the signature
-// errors above.
-func (v *Verifier) Verify(h http.Header, body []byte) error {
+// CheckHeaders checks what can be checked before the body is read: the
+// webhook-id, webhook-timestamp and webhook-signature headers are present
+// and well-formed, the timestamp is within the tolerance, and the signature
+// header has at least one well-formed v1 entry. It returns nil or one of
+// the signature errors above. Intake answers 401 on its error without
+// reading the body, so a client without the secret costs no body buffer.
+func (v *Verifier) CheckHeaders(h http.Header) error {
 	id := h.Get("Webhook-Id")
 	ts := h.Get("Webhook-Timestamp")
 	sigs := h.Get("Webhook-Signature")
@@ -109,7 +110,27 @@ func (v *Verifier) Verify(h http.Header, body []byte) error {
 	if err := v.checkTimestamp(ts); err != nil {
 		return err
 	}
-	if !v.matches(id, ts, body, sigs) {
+	var got [sha256.Size + 1]byte
+	for i, entry := range strings.Fields(limitHeader(sigs)) {
+		if i == maxSigEntries {
+			break
+		}
+		if v.decodeEntry(&got, entry) {
+			return nil
+		}
+	}
+	return ErrNoSignature
+}
+
+// Verify checks the headers as CheckHeaders does and the body: it returns
+// nil when a v1 entry of webhook-signature is the HMAC-SHA256 of
+// id.timestamp.body under one of the secrets; otherwise one of the
+// signature errors above.
+func (v *Verifier) Verify(h http.Header, body []byte) error {
+	if err := v.CheckHeaders(h); err != nil {
+		return err
+	}
+	if !v.matches(h.Get("Webhook-Id"), h.Get("Webhook-Timestamp"), body, h.Get("Webhook-Signature")) {
 		return ErrNoSignature
 	}
 	return nil
@@ -153,9 +174,7 @@ func (v *Verifier) checkTimestamp(text string) error {
 // maxSigHeader bytes and maxSigEntries entries are examined, and the MACs are
 // computed once, on the first well-formed v1 entry.
 func (v *Verifier) matches(id, ts string, body []byte, header string) bool {
-	if len(header) > maxSigHeader { // and drop the entry cut in two
-		header = header[:strings.LastIndexFunc(header[:maxSigHeader], unicode.IsSpace)+1]
-	}
+	header = limitHeader(header)
 	var (
 		stack [4][sha256.Size]byte
 		macs  [][sha256.Size]byte
@@ -183,6 +202,15 @@ func (v *Verifier) matches(id, ts string, body []byte, header string) bool {
 		}
 	}
 	return false
+}
+
+// limitHeader keeps the first maxSigHeader bytes of a signature header,
+// dropping the entry cut in two.
+func limitHeader(header string) string {
+	if len(header) <= maxSigHeader {
+		return header
+	}
+	return header[:strings.LastIndexFunc(header[:maxSigHeader], unicode.IsSpace)+1]
 }
 
 // decodeEntry decodes a "v1,<44 characters of base64>" entry into dst (one

@@ -488,3 +488,39 @@ func BenchmarkVerify(b *testing.B) {
 		}
 	}
 }
+
+// TestCheckHeaders: what CheckHeaders refuses before the body is read,
+// with the error Verify gives for the same headers.
+func TestCheckHeaders(t *testing.T) {
+	v := newTestVerifier(t, fixedNow(t, vecBTS), vecBSecret)
+	tests := []struct {
+		name string
+		h    http.Header
+		want error
+	}{
+		{name: "well-formed (the body decides)", h: hdr(vecBID, vecBTS, vecBSig)},
+		{name: "wrong MAC, well-formed", h: hdr(vecBID, vecBTS, "v1,bm9ldHUjKzFob2VudXRob2VodWUzMjRvdWVvdW9ldQo=")},
+		{name: "missing signature", h: hdr(vecBID, vecBTS, ""), want: ErrMissingHeaders},
+		{name: "missing id", h: hdr("", vecBTS, vecBSig), want: ErrMissingHeaders},
+		{name: "dot in id", h: hdr("msg.1", vecBTS, vecBSig), want: ErrBadID},
+		{name: "timestamp not a number", h: hdr(vecBID, "soon", vecBSig), want: ErrBadTimestamp},
+		{name: "timestamp too old", h: hdr(vecBID, "1735689000", vecBSig), want: ErrTimestampOld},
+		{name: "timestamp too new", h: hdr(vecBID, "1735690200", vecBSig), want: ErrTimestampNew},
+		{name: "only a v2 entry", h: hdr(vecBID, vecBTS, "v2,"+vecBSig[3:]), want: ErrNoSignature},
+		{name: "v1 entry not base64", h: hdr(vecBID, vecBTS, "v1,"+strings.Repeat("!", 44)), want: ErrNoSignature},
+		{name: "v1 entry too short", h: hdr(vecBID, vecBTS, "v1,abc"), want: ErrNoSignature},
+	}
+	body := vectorB(t)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := v.CheckHeaders(tt.h); got != tt.want {
+				t.Errorf("CheckHeaders() = %v, want %v", got, tt.want)
+			}
+			if tt.want != nil {
+				if got := v.Verify(tt.h, body); got != tt.want {
+					t.Errorf("Verify() = %v, want %v", got, tt.want)
+				}
+			}
+		})
+	}
+}
