@@ -116,7 +116,7 @@ func (c *Config) validateAuth() []error {
 	case c.Username == "" && !c.Password.IsZero():
 		errs = append(errs, errors.New("username: is required when password is set"))
 	}
-	if !c.Password.IsZero() && c.tlsMode() == modeNone && c.Host != "" && !isLoopback(c.Host) {
+	if !c.Password.IsZero() && c.tlsMode() == modeNone && c.Host != "" && !notifiers.IsLoopback(c.Host) {
 		errs = append(errs, fmt.Errorf(`password: refusing to send credentials without TLS to non-loopback host %q; set tls = "starttls" or "tls"`, c.Host))
 	}
 	return errs
@@ -218,15 +218,6 @@ func allowed(patterns []string, addr string) bool {
 		}
 	}
 	return false
-}
-
-// isLoopback reports whether host is "localhost" or a loopback IP address.
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"))
-	return ip != nil && ip.IsLoopback()
 }
 
 func orDefault(s, def string) string {

@@ -219,25 +219,3 @@ func TestMessageID(t *testing.T) {
 		}
 	}
 }
-
-func TestIsLoopback(t *testing.T) {
-	tests := []struct {
-		host string
-		want bool
-	}{
-		{"localhost", true},
-		{"LOCALHOST", true},
-		{"127.0.0.1", true},
-		{"127.1.2.3", true},
-		{"::1", true},
-		{"[::1]", true},
-		{"10.0.0.1", false},
-		{"smtp.example.com", false},
-		{"localhost.example.com", false},
-	}
-	for _, tt := range tests {
-		if got := isLoopback(tt.host); got != tt.want {
-			t.Errorf("isLoopback(%q) = %v, want %v", tt.host, got, tt.want)
-		}
-	}
-}

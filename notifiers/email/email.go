@@ -74,7 +74,7 @@ func New(c Config) (*Notifier, error) {
 		tlsConfig:     tc,
 		username:      c.Username,
 		password:      c.Password,
-		cleartextAuth: mode == modeNone && isLoopback(host),
+		cleartextAuth: mode == modeNone && notifiers.IsLoopback(host),
 		from:          from,
 		allowTo:       append([]string(nil), c.AllowTo...),
 	}, nil
@@ -132,7 +132,7 @@ func (n *Notifier) message(m notifiers.Message, now time.Time) (*mail.Msg, error
 	// A literal "=?" could read as an RFC 2047 encoded word hiding CR/LF
 	// (=?utf-8?b?DQpCY2M6…?=): break it with a zero-width space, which also
 	// makes go-mail encode the whole subject.
-	msg.Subject(strings.ReplaceAll(oneLine(m.Subject), "=?", "=\u200b?"))
+	msg.Subject(strings.ReplaceAll(stripLineBreaks(m.Subject), "=?", "=\u200b?"))
 	if id := messageID(m.ID); id != "" {
 		msg.SetMessageIDWithValue(id)
 	} else {
@@ -171,9 +171,11 @@ func (n *Notifier) recipients(list []string) ([]*netmail.Address, error) {
 	return out, nil
 }
 
-// oneLine replaces CR and LF with spaces: relay already removed them from
-// the subject, and a header must never carry one.
-func oneLine(s string) string {
+// stripLineBreaks replaces each CR and LF with a space, and changes nothing
+// else: relay already removed them from the subject, and a header must never
+// carry one. Unlike templates.OneLine it neither collapses nor trims white
+// space.
+func stripLineBreaks(s string) string {
 	return strings.Map(func(r rune) rune {
 		if r == '\r' || r == '\n' {
 			return ' '

@@ -2,7 +2,6 @@ package slack
 
 import (
 	"errors"
-	"net"
 	"net/url"
 	"regexp"
 	"strings"
@@ -113,17 +112,9 @@ func validURL(s string) bool {
 	case "https":
 		return true
 	case "http":
-		return isLoopback(u.Hostname())
+		return notifiers.IsLoopback(u.Hostname())
 	}
 	return false
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 func isSpaceOrControl(r rune) bool {
