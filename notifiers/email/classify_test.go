@@ -155,7 +155,7 @@ func TestNoSecretInErrors(t *testing.T) {
 	errs = append(errs, newNotifier(t, testConfig(ts)).Notify(ctx, testMessage()))
 	bad := Config{Host: "smtp.example.com", TLS: "none", Password: notifiers.NewSecret(testPassword)}
 	errs = append(errs, bad.Validate())
-	_, err := New(bad)
+	_, err := New(bad, testDeps())
 	errs = append(errs, err)
 	for _, err := range errs {
 		if err == nil {

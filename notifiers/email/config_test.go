@@ -138,7 +138,7 @@ func TestNewCAFile(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := validConfig()
 			c.CAFile = tt.caFile
-			if _, err := New(c); err == nil || err.Error() != tt.want {
+			if _, err := New(c, testDeps()); err == nil || err.Error() != tt.want {
 				t.Errorf("New(ca_file = %q) = %v, want %q", tt.caFile, err, tt.want)
 			}
 		})

@@ -12,11 +12,13 @@
 package email
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	netmail "net/mail"
 	"os"
@@ -43,12 +45,16 @@ type Notifier struct {
 	cleartextAuth bool
 	from          *netmail.Address
 	allowTo       []string
+	log           *slog.Logger
 }
 
 var _ notifiers.Notifier = (*Notifier)(nil)
 
-// New validates c, reads its ca_file and returns a Notifier.
-func New(c Config) (*Notifier, error) {
+// New validates c, reads its ca_file and returns a Notifier. It speaks SMTP,
+// not HTTP: d.HTTP is ignored. d.Log (nil: discard) hears of a session that
+// failed after the server had accepted the message, which counts as
+// delivered.
+func New(c Config, d notifiers.Deps) (*Notifier, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
@@ -77,6 +83,7 @@ func New(c Config) (*Notifier, error) {
 		cleartextAuth: mode == modeNone && notifiers.IsLoopback(host),
 		from:          from,
 		allowTo:       append([]string(nil), c.AllowTo...),
+		log:           cmp.Or(d.Log, slog.New(slog.DiscardHandler)),
 	}, nil
 }
 

@@ -54,9 +54,13 @@ func (n *Notifier) send(ctx context.Context, msg *mail.Msg) error {
 	defer stop()
 
 	err = client.DialAndSendWithContext(ctx, msg)
-	if err == nil || msg.IsDelivered() {
+	if err == nil {
+		return nil
+	}
+	if msg.IsDelivered() {
 		// The server took the message; a failed RSET or QUIT after that
 		// must not cause a duplicate.
+		n.log.Info("email delivered; smtp session then failed", "error", err)
 		return nil
 	}
 	return n.classify(ctx, err)

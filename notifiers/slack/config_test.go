@@ -1,6 +1,7 @@
 package slack
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/BurntSushi/toml"
@@ -70,7 +71,7 @@ func TestValidateNormalisesAPIURL(t *testing.T) {
 // TestNewRefusesInvalidConfig checks that New returns Validate's joined
 // errors unwrapped, so that relay can place each under its key.
 func TestNewRefusesInvalidConfig(t *testing.T) {
-	n, err := New(Config{Token: notifiers.NewSecret("xoxb-1"), IconEmoji: "x"})
+	n, err := New(Config{Token: notifiers.NewSecret("xoxb-1"), IconEmoji: "x"}, testDeps(t))
 	if err == nil || n != nil {
 		t.Fatalf("New() = %v, %v, want an error", n, err)
 	}
@@ -80,6 +81,21 @@ func TestNewRefusesInvalidConfig(t *testing.T) {
 	}
 	if want := "channel: required with token\nicon_emoji: must look like :name:"; err.Error() != want {
 		t.Errorf("New() = %q, want %q", err, want)
+	}
+}
+
+// TestNewRefusesNoHTTPClient checks that New never falls back to a client
+// of its own.
+func TestNewRefusesNoHTTPClient(t *testing.T) {
+	configs := []Config{
+		{WebhookURL: notifiers.NewSecret("https://hooks.slack.com/services/T0/B0/abc")},
+		{Token: notifiers.NewSecret("xoxb-1"), Channel: "#ml"},
+	}
+	for _, c := range configs {
+		n, err := New(c, notifiers.Deps{})
+		if n != nil || !errors.Is(err, notifiers.ErrNoHTTPClient) {
+			t.Errorf("New(%v, Deps{}) = %v, %v, want ErrNoHTTPClient", c.Templates(), n, err)
+		}
 	}
 }
 

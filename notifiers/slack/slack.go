@@ -22,15 +22,19 @@ type Notifier struct {
 	iconEmoji  string
 }
 
-// New validates c and returns a Notifier with one long-lived HTTP client.
-// An invalid c yields Validate's error as it is, one "key: problem" per
-// joined error.
-func New(c Config) (*Notifier, error) {
+// New validates c and returns a Notifier that sends with d.HTTP for its
+// lifetime. An invalid c yields Validate's error as it is, one
+// *notifiers.FieldError per joined error. A nil d.HTTP is refused with
+// notifiers.ErrNoHTTPClient; d.Log is not used.
+func New(c Config, d notifiers.Deps) (*Notifier, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
+	if d.HTTP == nil {
+		return nil, fmt.Errorf("new slack notifier: %w", notifiers.ErrNoHTTPClient)
+	}
 	n := &Notifier{
-		client:     notifiers.NewHTTPClient(),
+		client:     d.HTTP,
 		webhookURL: c.WebhookURL,
 		username:   c.Username,
 		iconEmoji:  c.IconEmoji,

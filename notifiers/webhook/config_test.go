@@ -1,6 +1,8 @@
 package webhook
 
 import (
+	"errors"
+	"log/slog"
 	"testing"
 
 	"github.com/BurntSushi/toml"
@@ -63,7 +65,7 @@ func TestValidate(t *testing.T) {
 // TestNewRefusesInvalidConfig checks that New returns Validate's joined
 // errors unwrapped, so that relay can place each under its key.
 func TestNewRefusesInvalidConfig(t *testing.T) {
-	n, err := New(Config{URL: "https://x.example/{{ .ID }}?token=s3cr3t", Method: "GET"})
+	n, err := New(Config{URL: "https://x.example/{{ .ID }}?token=s3cr3t", Method: "GET"}, testDeps(t))
 	if err == nil || n != nil {
 		t.Fatalf("New() = %v, %v, want an error", n, err)
 	}
@@ -73,6 +75,15 @@ func TestNewRefusesInvalidConfig(t *testing.T) {
 	}
 	if want := "url: is static and cannot be a template\nmethod: must be POST or PUT"; err.Error() != want {
 		t.Errorf("New() = %q, want %q", err, want)
+	}
+}
+
+// TestNewRefusesNoHTTPClient checks that New never falls back to a client
+// of its own.
+func TestNewRefusesNoHTTPClient(t *testing.T) {
+	n, err := New(Config{URL: "https://internal.example.com/next-step"}, notifiers.Deps{Log: slog.New(slog.DiscardHandler)})
+	if n != nil || !errors.Is(err, notifiers.ErrNoHTTPClient) {
+		t.Errorf("New(Deps without HTTP) = %v, %v, want ErrNoHTTPClient", n, err)
 	}
 }
 

@@ -26,12 +26,16 @@ type Notifier struct {
 	now     func() time.Time // reads Retry-After dates
 }
 
-// New validates c and returns a Notifier with one long-lived HTTP client.
-// An invalid c yields Validate's error as it is, one "key: problem" per
-// joined error.
-func New(c Config) (*Notifier, error) {
+// New validates c and returns a Notifier that sends with d.HTTP for its
+// lifetime. An invalid c yields Validate's error as it is, one
+// *notifiers.FieldError per joined error. A nil d.HTTP is refused with
+// notifiers.ErrNoHTTPClient; d.Log is not used.
+func New(c Config, d notifiers.Deps) (*Notifier, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
+	}
+	if d.HTTP == nil {
+		return nil, fmt.Errorf("new webhook notifier: %w", notifiers.ErrNoHTTPClient)
 	}
 	method := c.Method
 	if method == "" {
@@ -41,7 +45,7 @@ func New(c Config) (*Notifier, error) {
 	for name, value := range c.Headers {
 		headers.Set(name, value.Reveal())
 	}
-	return &Notifier{client: notifiers.NewHTTPClient(), url: c.URL, method: method, headers: headers, now: time.Now}, nil
+	return &Notifier{client: d.HTTP, url: c.URL, method: method, headers: headers, now: time.Now}, nil
 }
 
 // Notify makes one attempt to send m.Text as the request body. A returned

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -55,9 +56,17 @@ func newServer(t *testing.T, a answer) (*httptest.Server, <-chan request) {
 	return srv, got
 }
 
+// testDeps are the dependencies every test notifier gets: a client of its
+// own, closed when t ends, and a logger that discards.
+func testDeps(t testing.TB) notifiers.Deps {
+	c := notifiers.NewHTTPClient(4)
+	t.Cleanup(c.CloseIdleConnections)
+	return notifiers.Deps{HTTP: c, Log: slog.New(slog.DiscardHandler)}
+}
+
 func newNotifier(t *testing.T, c Config) *Notifier {
 	t.Helper()
-	n, err := New(c)
+	n, err := New(c, testDeps(t))
 	if err != nil {
 		t.Fatalf("New() = %v", err)
 	}
