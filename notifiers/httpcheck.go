@@ -13,6 +13,10 @@ import (
 	"unicode/utf8"
 )
 
+// MaxRetryAfter caps the pause a notifier passes to RetryAfter, whatever
+// the destination asked for; relay may cap it further.
+const MaxRetryAfter = 24 * time.Hour
+
 const (
 	// maxErrorBody is the most of a peer's answer an HTTPError keeps.
 	maxErrorBody = 512
@@ -23,8 +27,6 @@ const (
 	// maxDrain bounds how much more is read and discarded before closing,
 	// so the connection can be reused without reading an endless answer.
 	maxDrain = 64 << 10
-	// maxRetryAfter caps the pause a Retry-After can ask for.
-	maxRetryAfter = 24 * time.Hour
 	// minSecretLen is the shortest request value redacted from an answer:
 	// shorter ones cannot be credentials, and redacting them would mangle
 	// the answer.
@@ -74,7 +76,7 @@ func (e *HTTPError) Reason() string {
 // retry loop. It returns nil for a 2xx; otherwise an error that wraps an
 // *HTTPError (find it with errors.As) and is marked:
 //   - 429 with a Retry-After in seconds or as an HTTP date in the future:
-//     RetryAfter with that pause, capped at 24h;
+//     RetryAfter with that pause, capped at MaxRetryAfter;
 //   - 429 without a readable Retry-After, 408, 5xx and any status outside
 //     200–599: transient (unmarked);
 //   - 3xx: Permanent, "redirects are not followed" (NewHTTPClient never
@@ -119,7 +121,7 @@ func drainAndClose(body io.ReadCloser) {
 }
 
 // parseRetryAfter parses a Retry-After header, in seconds or as an HTTP
-// date, into a positive pause of at most maxRetryAfter.
+// date, into a positive pause of at most MaxRetryAfter.
 func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 	v = strings.TrimSpace(v)
 	var d time.Duration
@@ -127,13 +129,13 @@ func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 		// Only ErrRange can fail here: any count of seconds too large
 		// for a uint64 is more than the cap too.
 		secs, err := strconv.ParseUint(v, 10, 64)
-		if err != nil || secs > uint64(maxRetryAfter/time.Second) {
-			return maxRetryAfter, true
+		if err != nil || secs > uint64(MaxRetryAfter/time.Second) {
+			return MaxRetryAfter, true
 		}
 		d = time.Duration(secs) * time.Second
 	} else if t, err := http.ParseTime(v); err == nil {
-		if t.After(now.Add(maxRetryAfter)) {
-			return maxRetryAfter, true
+		if t.After(now.Add(MaxRetryAfter)) {
+			return MaxRetryAfter, true
 		}
 		d = t.Sub(now)
 	}
