@@ -31,7 +31,7 @@ type Config struct {
 	// WebhookURL, whose channel is fixed when the webhook is created.
 	Channel string `toml:"channel"`
 	// APIURL overrides the Slack Web API base (https://slack.com/api/), for
-	// tests and local stand-ins. Validate adds a missing trailing '/'.
+	// tests and local stand-ins. New adds a missing trailing '/'.
 	APIURL string `toml:"api_url"`
 	// Text is the message template, rendered with Slack escaping.
 	// Empty means DefaultText.
@@ -45,9 +45,9 @@ type Config struct {
 var emojiPattern = regexp.MustCompile(`^:[a-z0-9_+'-]+:$`)
 
 // Validate reports every problem with c, joined; each message starts with
-// the key it is about. It never prints a secret value. It normalises APIURL
-// to end with '/'.
-func (c *Config) Validate() error {
+// the key it is about. It never prints a secret value, and never changes c:
+// New normalises what it uses.
+func (c Config) Validate() error {
 	var errs []error
 	add := func(msg string) { errs = append(errs, errors.New(msg)) }
 	hasURL, hasToken := !c.WebhookURL.IsZero(), !c.Token.IsZero()
@@ -78,8 +78,6 @@ func (c *Config) Validate() error {
 			add("api_url: only with token")
 		case !validURL(c.APIURL):
 			add("api_url: must be an https URL")
-		case !strings.HasSuffix(c.APIURL, "/"):
-			c.APIURL += "/"
 		}
 	}
 	if c.IconEmoji != "" && !emojiPattern.MatchString(c.IconEmoji) {

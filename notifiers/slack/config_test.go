@@ -58,13 +58,45 @@ func TestValidate(t *testing.T) {
 	}
 }
 
-func TestValidateNormalisesAPIURL(t *testing.T) {
-	c := Config{Token: notifiers.NewSecret("xoxb-1"), Channel: "#ml", APIURL: "http://127.0.0.1:9999/api"}
-	if err := c.Validate(); err != nil {
-		t.Fatalf("Validate() = %v", err)
+// TestValidateLeavesConfigUnchanged checks that Validate, valid config or
+// not, changes nothing: New normalises what it uses.
+func TestValidateLeavesConfigUnchanged(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+	}{
+		{name: "api_url without slash", cfg: Config{Token: notifiers.NewSecret("xoxb-1"), Channel: "#ml", APIURL: "http://127.0.0.1:9999/api"}},
+		{name: "api_url with slash", cfg: Config{Token: notifiers.NewSecret("xoxb-1"), Channel: "#ml", APIURL: "https://slack.example.com/api/"}},
+		{name: "invalid", cfg: Config{Token: notifiers.NewSecret("nope"), APIURL: "ftp://x", IconEmoji: "x", Channel: " "}},
+		{name: "webhook", cfg: Config{WebhookURL: notifiers.NewSecret("https://hooks.slack.com/services/T0/B0/abc"), Text: "{{ .Status }}"}},
 	}
-	if want := "http://127.0.0.1:9999/api/"; c.APIURL != want {
-		t.Errorf("APIURL = %q, want %q", c.APIURL, want)
+	revealed := cmp.Comparer(func(a, b notifiers.Secret) bool { return a.Reveal() == b.Reveal() })
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := tt.cfg
+			_ = c.Validate()
+			if diff := cmp.Diff(tt.cfg, c, revealed); diff != "" {
+				t.Errorf("Validate() changed the config (-before +after):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestAPIBase checks the normalisation New applies to api_url;
+// TestNotifyPostMessageGolden shows it in use, with an api_url that has no
+// trailing slash.
+func TestAPIBase(t *testing.T) {
+	tests := []struct {
+		in, want string
+	}{
+		{in: "http://127.0.0.1:9999/api", want: "http://127.0.0.1:9999/api/"},
+		{in: "http://127.0.0.1:9999/api/", want: "http://127.0.0.1:9999/api/"},
+		{in: "https://slack.com/api/", want: "https://slack.com/api/"},
+	}
+	for _, tt := range tests {
+		if got := apiBase(tt.in); got != tt.want {
+			t.Errorf("apiBase(%q) = %q, want %q", tt.in, got, tt.want)
+		}
 	}
 }
 

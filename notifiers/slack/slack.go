@@ -47,11 +47,20 @@ func New(c Config, d notifiers.Deps) (*Notifier, error) {
 	if !c.Token.IsZero() {
 		opts := []slackgo.Option{slackgo.OptionHTTPClient(n.client)}
 		if c.APIURL != "" {
-			opts = append(opts, slackgo.OptionAPIURL(c.APIURL))
+			opts = append(opts, slackgo.OptionAPIURL(apiBase(c.APIURL)))
 		}
 		n.api = slackgo.New(c.Token.Reveal(), opts...)
 	}
 	return n, nil
+}
+
+// apiBase returns the Web API base url ending in '/', as slack-go joins it
+// with the method name.
+func apiBase(url string) string {
+	if strings.HasSuffix(url, "/") {
+		return url
+	}
+	return url + "/"
 }
 
 // Notify makes one attempt to post m.Text (cut to Slack's limit) to the
