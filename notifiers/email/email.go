@@ -61,7 +61,7 @@ func New(c Config, d notifiers.Deps) (*Notifier, error) {
 	host := strings.TrimSuffix(strings.TrimPrefix(c.Host, "["), "]")
 	from, err := netmail.ParseAddress(c.From)
 	if err != nil { // unreachable: Validate parsed it
-		return nil, fmt.Errorf("from: %w", err)
+		return nil, notifiers.FieldErrorf("from", "%w", err)
 	}
 	tc := &tls.Config{ServerName: c.serverName(), MinVersion: tls.VersionTLS12}
 	if c.CAFile != "" {
@@ -90,11 +90,11 @@ func New(c Config, d notifiers.Deps) (*Notifier, error) {
 func readCAFile(name string) (*x509.CertPool, error) {
 	b, err := os.ReadFile(name)
 	if err != nil {
-		return nil, fmt.Errorf("ca_file: %w", err)
+		return nil, notifiers.FieldErrorf("ca_file", "%w", err)
 	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(b) {
-		return nil, fmt.Errorf("ca_file: no PEM certificate in %q", name)
+		return nil, notifiers.FieldErrorf("ca_file", "no PEM certificate in %q", name)
 	}
 	return pool, nil
 }

@@ -190,3 +190,46 @@ icon_emoji = ":robot_face:"
 		t.Errorf("Decode() mismatch (-want +got):\n%s", diff)
 	}
 }
+
+// fieldKeys returns the Key of each error joined in err, found with
+// errors.As, or "not a FieldError: TEXT".
+func fieldKeys(err error) []string {
+	var keys []string
+	joined, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return nil
+	}
+	for _, e := range joined.Unwrap() {
+		var fe *notifiers.FieldError
+		if !errors.As(e, &fe) {
+			keys = append(keys, "not a FieldError: "+e.Error())
+			continue
+		}
+		keys = append(keys, fe.Key)
+	}
+	return keys
+}
+
+// TestValidateFieldErrors checks that relay can place each problem at its
+// key.
+func TestValidateFieldErrors(t *testing.T) {
+	secret := notifiers.NewSecret
+	tests := []struct {
+		name string
+		cfg  Config
+		want []string
+	}{
+		{name: "valid", cfg: Config{WebhookURL: secret("https://hooks.slack.com/services/T0/B0/abc")}},
+		{name: "nothing", cfg: Config{}, want: []string{"webhook_url"}},
+		{name: "both", cfg: Config{WebhookURL: secret("http://x.example/"), Token: secret("xoxb-1"), Channel: "#ml"}, want: []string{"token", "webhook_url"}},
+		{name: "token", cfg: Config{Token: secret("nope"), APIURL: "ftp://x", IconEmoji: "x"}, want: []string{"token", "channel", "api_url", "icon_emoji"}},
+		{name: "webhook with channel", cfg: Config{WebhookURL: secret("https://hooks.slack.com/x"), Channel: "#ml", APIURL: "https://slack.com/api/"}, want: []string{"channel", "api_url"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, fieldKeys(tt.cfg.Validate())); diff != "" {
+				t.Errorf("Validate() keys mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -117,3 +117,51 @@ headers = { Authorization = "Bearer t0k3n", X-Team = "ml" }
 		t.Errorf("Decode() mismatch (-want +got):\n%s", diff)
 	}
 }
+
+// fieldKeys returns the Key of each error joined in err, found with
+// errors.As, or "not a FieldError: TEXT".
+func fieldKeys(err error) []string {
+	var keys []string
+	joined, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return nil
+	}
+	for _, e := range joined.Unwrap() {
+		var fe *notifiers.FieldError
+		if !errors.As(e, &fe) {
+			keys = append(keys, "not a FieldError: "+e.Error())
+			continue
+		}
+		keys = append(keys, fe.Key)
+	}
+	return keys
+}
+
+// TestValidateFieldErrors checks that relay can place each problem at its
+// key.
+func TestValidateFieldErrors(t *testing.T) {
+	secret := notifiers.NewSecret
+	tests := []struct {
+		name string
+		cfg  Config
+		want []string
+	}{
+		{name: "valid", cfg: Config{URL: "https://x.example/"}},
+		{name: "no url", cfg: Config{}, want: []string{"url"}},
+		{name: "method", cfg: Config{URL: "https://x.example/{{ .ID }}", Method: "GET"}, want: []string{"url", "method"}},
+		{
+			name: "headers",
+			cfg: Config{URL: "https://x.example/", Headers: map[string]notifiers.Secret{
+				"Bad Name": secret("x"), "Host": secret("x"), "X-A": secret("a\nb"), "x-team": secret("a"), "X-Team": secret("b"),
+			}},
+			want: []string{"headers", "headers.Host", "headers.X-A", "headers"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, fieldKeys(tt.cfg.Validate())); diff != "" {
+				t.Errorf("Validate() keys mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
