@@ -2,6 +2,7 @@ package email
 
 import (
 	"context"
+	"errors"
 	"net"
 	"strings"
 	"testing"
@@ -120,6 +121,16 @@ func TestNotifyClassifies(t *testing.T) {
 				t.Errorf("server accepted %d messages, want 0", got)
 			}
 		})
+	}
+}
+
+// TestNotifyKeepsTheCause checks that the errors Notify adds advice to still
+// wrap what go-mail said.
+func TestNotifyKeepsTheCause(t *testing.T) {
+	ts := startServer(t, serverOptions{noSTARTTLS: true})
+	err := newNotifier(t, testConfig(ts)).Notify(t.Context(), testMessage())
+	if err == nil || !isNoSTARTTLS(errors.Unwrap(errors.Unwrap(err))) {
+		t.Errorf("Notify() = %v, want it to wrap go-mail's error", err)
 	}
 }
 
