@@ -72,8 +72,8 @@ func (e *HTTPError) Reason() string {
 	return "server_error"
 }
 
-// CheckHTTP classifies the answer to one HTTP notifier request for relay's
-// retry loop. It returns nil for a 2xx; otherwise an error that wraps an
+// CheckHTTP classifies resp, the answer http.Client.Do returned to one
+// notifier request, for relay's retry loop. It returns nil for a 2xx; otherwise an error that wraps an
 // *HTTPError (find it with errors.As) and is marked:
 //   - 429 with a Retry-After in seconds or as an HTTP date in the future:
 //     RetryAfter with that pause, capped at MaxRetryAfter;
