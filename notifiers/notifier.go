@@ -2,7 +2,10 @@
 // deliver notifications: the Notifier interface, the rendered Message a
 // notifier receives, the Templates a notifier asks relay to render, the error
 // classes that tell relay's retry loop what to do next, and the Secret type
-// every credential is held in.
+// every credential is held in. It also holds what the notifier packages
+// share: the Deps their New takes, the FieldError their Validate reports,
+// the HTTP client (NewHTTPClient) and the classification of its answers
+// (CheckHTTP, HTTPError), and IsLoopback.
 //
 // A notifier package (slack, email, webhook) imports only this package. It
 // never sees a template, a rule, a raw payload or the store.

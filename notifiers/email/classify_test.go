@@ -2,6 +2,7 @@ package email
 
 import (
 	"context"
+	"errors"
 	"net"
 	"strings"
 	"testing"
@@ -123,6 +124,16 @@ func TestNotifyClassifies(t *testing.T) {
 	}
 }
 
+// TestNotifyKeepsTheCause checks that the errors Notify adds advice to still
+// wrap what go-mail said.
+func TestNotifyKeepsTheCause(t *testing.T) {
+	ts := startServer(t, serverOptions{noSTARTTLS: true})
+	err := newNotifier(t, testConfig(ts)).Notify(t.Context(), testMessage())
+	if err == nil || !isNoSTARTTLS(errors.Unwrap(errors.Unwrap(err))) {
+		t.Errorf("Notify() = %v, want it to wrap go-mail's error", err)
+	}
+}
+
 // TestNotifyKeepsCredentials shows that credentials are never offered on a
 // connection that did not become encrypted.
 func TestNotifyKeepsCredentials(t *testing.T) {
@@ -155,7 +166,7 @@ func TestNoSecretInErrors(t *testing.T) {
 	errs = append(errs, newNotifier(t, testConfig(ts)).Notify(ctx, testMessage()))
 	bad := Config{Host: "smtp.example.com", TLS: "none", Password: notifiers.NewSecret(testPassword)}
 	errs = append(errs, bad.Validate())
-	_, err := New(bad)
+	_, err := New(bad, testDeps())
 	errs = append(errs, err)
 	for _, err := range errs {
 		if err == nil {

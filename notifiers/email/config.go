@@ -73,8 +73,9 @@ type Config struct {
 	HTML    string `toml:"html"`
 }
 
-// Validate reports every problem in c, joined; each message starts with the
-// key it is about. It does no I/O: New reads ca_file.
+// Validate reports every problem in c, joined; each is a
+// *notifiers.FieldError whose text is "key: problem". It does no I/O: New
+// reads ca_file.
 func (c *Config) Validate() error {
 	var errs []error
 	errs = append(errs, c.validateServer()...)
@@ -86,24 +87,24 @@ func (c *Config) Validate() error {
 func (c *Config) validateServer() []error {
 	var errs []error
 	if c.Host == "" {
-		errs = append(errs, errors.New("host: is required"))
+		errs = append(errs, notifiers.FieldErrorf("host", "is required"))
 	} else if _, _, err := net.SplitHostPort(c.Host); err == nil {
-		errs = append(errs, fmt.Errorf("host: must not include a port, got %q; set port instead", c.Host))
+		errs = append(errs, notifiers.FieldErrorf("host", "must not include a port, got %q; set port instead", c.Host))
 	}
 	if c.Port < 0 || c.Port > 65535 {
-		errs = append(errs, fmt.Errorf("port: must be between 1 and 65535, got %d", c.Port))
+		errs = append(errs, notifiers.FieldErrorf("port", "must be between 1 and 65535, got %d", c.Port))
 	}
 	switch c.tlsMode() {
 	case modeSTARTTLS, modeTLS, modeOpportunistic:
 	case modeNone:
 		if c.CAFile != "" {
-			errs = append(errs, errors.New(`ca_file: has no effect with tls = "none"`))
+			errs = append(errs, notifiers.FieldErrorf("ca_file", `has no effect with tls = "none"`))
 		}
 		if c.ServerName != "" {
-			errs = append(errs, errors.New(`server_name: has no effect with tls = "none"`))
+			errs = append(errs, notifiers.FieldErrorf("server_name", `has no effect with tls = "none"`))
 		}
 	default:
-		errs = append(errs, fmt.Errorf("tls: must be one of starttls, tls, opportunistic, none, got %q", c.TLS))
+		errs = append(errs, notifiers.FieldErrorf("tls", "must be one of starttls, tls, opportunistic, none, got %q", c.TLS))
 	}
 	return errs
 }
@@ -112,12 +113,12 @@ func (c *Config) validateAuth() []error {
 	var errs []error
 	switch {
 	case c.Username != "" && c.Password.IsZero():
-		errs = append(errs, errors.New("password: is required when username is set"))
+		errs = append(errs, notifiers.FieldErrorf("password", "is required when username is set"))
 	case c.Username == "" && !c.Password.IsZero():
-		errs = append(errs, errors.New("username: is required when password is set"))
+		errs = append(errs, notifiers.FieldErrorf("username", "is required when password is set"))
 	}
-	if !c.Password.IsZero() && c.tlsMode() == modeNone && c.Host != "" && !isLoopback(c.Host) {
-		errs = append(errs, fmt.Errorf(`password: refusing to send credentials without TLS to non-loopback host %q; set tls = "starttls" or "tls"`, c.Host))
+	if !c.Password.IsZero() && c.tlsMode() == modeNone && c.Host != "" && !notifiers.IsLoopback(c.Host) {
+		errs = append(errs, notifiers.FieldErrorf("password", `refusing to send credentials without TLS to non-loopback host %q; set tls = "starttls" or "tls"`, c.Host))
 	}
 	return errs
 }
@@ -125,19 +126,19 @@ func (c *Config) validateAuth() []error {
 func (c *Config) validateAddresses() []error {
 	var errs []error
 	if c.From == "" {
-		errs = append(errs, errors.New("from: is required"))
+		errs = append(errs, notifiers.FieldErrorf("from", "is required"))
 	} else if _, err := mail.ParseAddress(c.From); err != nil {
-		errs = append(errs, fmt.Errorf("from: invalid address %q: %w", c.From, err))
+		errs = append(errs, notifiers.FieldErrorf("from", "invalid address %q: %w", c.From, err))
 	}
 	for i, p := range c.AllowTo {
 		if p == "" {
-			errs = append(errs, fmt.Errorf("allow_to[%d]: is empty", i))
+			errs = append(errs, notifiers.FieldErrorf(fmt.Sprintf("allow_to[%d]", i), "is empty"))
 		} else if _, err := path.Match(p, ""); err != nil {
-			errs = append(errs, fmt.Errorf("allow_to[%d]: invalid pattern %q: %w", i, p, err))
+			errs = append(errs, notifiers.FieldErrorf(fmt.Sprintf("allow_to[%d]", i), "invalid pattern %q: %w", p, err))
 		}
 	}
 	if len(c.To) == 0 {
-		errs = append(errs, errors.New("to: at least one recipient is required"))
+		errs = append(errs, notifiers.FieldErrorf("to", "at least one recipient is required"))
 	}
 	templated := false
 	for _, list := range []struct {
@@ -150,12 +151,12 @@ func (c *Config) validateAddresses() []error {
 				continue
 			}
 			if err := c.validateRecipient(a); err != nil {
-				errs = append(errs, fmt.Errorf("%s[%d]: %w", list.key, i, err))
+				errs = append(errs, notifiers.FieldErrorf(fmt.Sprintf("%s[%d]", list.key, i), "%w", err))
 			}
 		}
 	}
 	if templated && len(c.AllowTo) == 0 {
-		errs = append(errs, errors.New(`allow_to: is required when to, cc or bcc is templated (contains "{{")`))
+		errs = append(errs, notifiers.FieldErrorf("allow_to", `is required when to, cc or bcc is templated (contains "{{")`))
 	}
 	return errs
 }
@@ -218,15 +219,6 @@ func allowed(patterns []string, addr string) bool {
 		}
 	}
 	return false
-}
-
-// isLoopback reports whether host is "localhost" or a loopback IP address.
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"))
-	return ip != nil && ip.IsLoopback()
 }
 
 func orDefault(s, def string) string {

@@ -1,6 +1,7 @@
 package email
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -138,7 +139,7 @@ func TestNewCAFile(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := validConfig()
 			c.CAFile = tt.caFile
-			if _, err := New(c); err == nil || err.Error() != tt.want {
+			if _, err := New(c, testDeps()); err == nil || err.Error() != tt.want {
 				t.Errorf("New(ca_file = %q) = %v, want %q", tt.caFile, err, tt.want)
 			}
 		})
@@ -220,24 +221,68 @@ func TestMessageID(t *testing.T) {
 	}
 }
 
-func TestIsLoopback(t *testing.T) {
+// fieldKeys returns the Key of each error joined in err, found with
+// errors.As, or "not a FieldError: TEXT".
+func fieldKeys(err error) []string {
+	var keys []string
+	joined, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return nil
+	}
+	for _, e := range joined.Unwrap() {
+		var fe *notifiers.FieldError
+		if !errors.As(e, &fe) {
+			keys = append(keys, "not a FieldError: "+e.Error())
+			continue
+		}
+		keys = append(keys, fe.Key)
+	}
+	return keys
+}
+
+// TestValidateFieldErrors checks that relay can place each problem at its
+// key, list indexes included.
+func TestValidateFieldErrors(t *testing.T) {
 	tests := []struct {
-		host string
-		want bool
+		name string
+		edit func(*Config)
+		want []string
 	}{
-		{"localhost", true},
-		{"LOCALHOST", true},
-		{"127.0.0.1", true},
-		{"127.1.2.3", true},
-		{"::1", true},
-		{"[::1]", true},
-		{"10.0.0.1", false},
-		{"smtp.example.com", false},
-		{"localhost.example.com", false},
+		{name: "valid", edit: func(*Config) {}},
+		{name: "empty", edit: func(c *Config) { *c = Config{} }, want: []string{"host", "from", "to"}},
+		{name: "server", edit: func(c *Config) { c.Host, c.Port, c.TLS = "smtp.example.com:25", -1, "ssl" }, want: []string{"host", "port", "tls"}},
+		{name: "cleartext", edit: func(c *Config) { c.TLS, c.CAFile, c.ServerName = "none", "ca.pem", "x" }, want: []string{"ca_file", "server_name", "password"}},
+		{
+			name: "lists",
+			edit: func(c *Config) {
+				c.AllowTo = []string{"*@example.com", ""}
+				c.To = []string{"a@example.com", "nope"}
+				c.Cc = []string{"x@evil.com"}
+				c.Bcc = []string{"{{ .Query.bcc }}", ""}
+			},
+			want: []string{"allow_to[1]", "to[1]", "cc[0]", "bcc[1]"},
+		},
+		{name: "templated without allow_to", edit: func(c *Config) { c.To = []string{"{{ .Query.to }}"} }, want: []string{"allow_to"}},
 	}
 	for _, tt := range tests {
-		if got := isLoopback(tt.host); got != tt.want {
-			t.Errorf("isLoopback(%q) = %v, want %v", tt.host, got, tt.want)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			c := validConfig()
+			tt.edit(&c)
+			if diff := cmp.Diff(tt.want, fieldKeys(c.Validate())); diff != "" {
+				t.Errorf("Validate() keys mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestNewFieldErrors checks that New's own ca_file problems are placed at
+// ca_file too.
+func TestNewFieldErrors(t *testing.T) {
+	c := validConfig()
+	c.CAFile = filepath.Join(t.TempDir(), "missing.pem")
+	_, err := New(c, testDeps())
+	var fe *notifiers.FieldError
+	if !errors.As(err, &fe) || fe.Key != "ca_file" || !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("New(missing ca_file) = %v, want a *notifiers.FieldError at ca_file wrapping os.ErrNotExist", err)
 	}
 }

@@ -12,11 +12,13 @@
 package email
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	netmail "net/mail"
 	"os"
@@ -43,19 +45,23 @@ type Notifier struct {
 	cleartextAuth bool
 	from          *netmail.Address
 	allowTo       []string
+	log           *slog.Logger
 }
 
 var _ notifiers.Notifier = (*Notifier)(nil)
 
-// New validates c, reads its ca_file and returns a Notifier.
-func New(c Config) (*Notifier, error) {
+// New validates c, reads its ca_file and returns a Notifier. It speaks SMTP,
+// not HTTP: d.HTTP is ignored. d.Log (nil: discard) hears of a session that
+// failed after the server had accepted the message, which counts as
+// delivered.
+func New(c Config, d notifiers.Deps) (*Notifier, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
 	host := strings.TrimSuffix(strings.TrimPrefix(c.Host, "["), "]")
 	from, err := netmail.ParseAddress(c.From)
 	if err != nil { // unreachable: Validate parsed it
-		return nil, fmt.Errorf("from: %w", err)
+		return nil, notifiers.FieldErrorf("from", "%w", err)
 	}
 	tc := &tls.Config{ServerName: c.serverName(), MinVersion: tls.VersionTLS12}
 	if c.CAFile != "" {
@@ -74,20 +80,21 @@ func New(c Config) (*Notifier, error) {
 		tlsConfig:     tc,
 		username:      c.Username,
 		password:      c.Password,
-		cleartextAuth: mode == modeNone && isLoopback(host),
+		cleartextAuth: mode == modeNone && notifiers.IsLoopback(host),
 		from:          from,
 		allowTo:       append([]string(nil), c.AllowTo...),
+		log:           cmp.Or(d.Log, slog.New(slog.DiscardHandler)),
 	}, nil
 }
 
 func readCAFile(name string) (*x509.CertPool, error) {
 	b, err := os.ReadFile(name)
 	if err != nil {
-		return nil, fmt.Errorf("ca_file: %w", err)
+		return nil, notifiers.FieldErrorf("ca_file", "%w", err)
 	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(b) {
-		return nil, fmt.Errorf("ca_file: no PEM certificate in %q", name)
+		return nil, notifiers.FieldErrorf("ca_file", "no PEM certificate in %q", name)
 	}
 	return pool, nil
 }
@@ -132,7 +139,7 @@ func (n *Notifier) message(m notifiers.Message, now time.Time) (*mail.Msg, error
 	// A literal "=?" could read as an RFC 2047 encoded word hiding CR/LF
 	// (=?utf-8?b?DQpCY2M6…?=): break it with a zero-width space, which also
 	// makes go-mail encode the whole subject.
-	msg.Subject(strings.ReplaceAll(oneLine(m.Subject), "=?", "=\u200b?"))
+	msg.Subject(strings.ReplaceAll(stripLineBreaks(m.Subject), "=?", "=\u200b?"))
 	if id := messageID(m.ID); id != "" {
 		msg.SetMessageIDWithValue(id)
 	} else {
@@ -171,9 +178,11 @@ func (n *Notifier) recipients(list []string) ([]*netmail.Address, error) {
 	return out, nil
 }
 
-// oneLine replaces CR and LF with spaces: relay already removed them from
-// the subject, and a header must never carry one.
-func oneLine(s string) string {
+// stripLineBreaks replaces each CR and LF with a space, and changes nothing
+// else: relay already removed them from the subject, and a header must never
+// carry one. Unlike templates.OneLine it neither collapses nor trims white
+// space.
+func stripLineBreaks(s string) string {
 	return strings.Map(func(r rune) rune {
 		if r == '\r' || r == '\n' {
 			return ' '

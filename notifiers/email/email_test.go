@@ -1,11 +1,13 @@
 package email
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime"
 	"mime/multipart"
 	"mime/quotedprintable"
@@ -15,6 +17,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -49,9 +52,15 @@ func testMessage() notifiers.Message {
 	}
 }
 
+// testDeps are the dependencies every test notifier gets: no HTTP client
+// (email does not speak HTTP) and a logger that discards.
+func testDeps() notifiers.Deps {
+	return notifiers.Deps{Log: slog.New(slog.DiscardHandler)}
+}
+
 func newNotifier(t *testing.T, c Config) *Notifier {
 	t.Helper()
-	n, err := New(c)
+	n, err := New(c, testDeps())
 	if err != nil {
 		t.Fatalf("New() = %v", err)
 	}
@@ -118,6 +127,62 @@ func TestNotifyDelivers(t *testing.T) {
 		t.Errorf("parts mismatch (-want +got):\n%s", diff)
 	}
 	checkGolden(t, "message.eml.golden", normalise(got.Data, msg))
+}
+
+// TestNotifySessionFailsAfterDelivery checks that a session that breaks
+// after the server accepted the message counts as delivered, so relay sends
+// no duplicate, and that the notifier's logger hears of it.
+func TestNotifySessionFailsAfterDelivery(t *testing.T) {
+	ts := startServer(t, serverOptions{requireAuth: true, hangUp: true})
+	var logged syncBuffer
+	d := notifiers.Deps{Log: slog.New(slog.NewTextHandler(&logged, nil))}
+	n, err := New(testConfig(ts), d)
+	if err != nil {
+		t.Fatalf("New() = %v", err)
+	}
+	if err := n.Notify(t.Context(), testMessage()); err != nil {
+		t.Errorf("Notify() = %v, want nil", err)
+	}
+	if got := len(ts.Messages()); got != 1 {
+		t.Errorf("server received %d messages, want 1", got)
+	}
+	line := logged.String()
+	if !strings.Contains(line, "smtp session then failed") || !strings.Contains(line, "error=") {
+		t.Errorf("log = %q, want the failure after delivery", line)
+	}
+	if strings.Contains(line, testPassword) {
+		t.Errorf("log = %q, want no password", line)
+	}
+}
+
+// TestNewWithoutLogger checks that the zero Deps will do for email.
+func TestNewWithoutLogger(t *testing.T) {
+	ts := startServer(t, serverOptions{hangUp: true})
+	n, err := New(testConfig(ts), notifiers.Deps{})
+	if err != nil {
+		t.Fatalf("New(Deps{}) = %v", err)
+	}
+	if err := n.Notify(t.Context(), testMessage()); err != nil {
+		t.Errorf("Notify() = %v, want nil", err)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
 
 // part is one decoded MIME part.

@@ -54,9 +54,13 @@ func (n *Notifier) send(ctx context.Context, msg *mail.Msg) error {
 	defer stop()
 
 	err = client.DialAndSendWithContext(ctx, msg)
-	if err == nil || msg.IsDelivered() {
+	if err == nil {
+		return nil
+	}
+	if msg.IsDelivered() {
 		// The server took the message; a failed RSET or QUIT after that
 		// must not cause a duplicate.
+		n.log.Info("email delivered; smtp session then failed", "error", err)
 		return nil
 	}
 	return n.classify(ctx, err)
@@ -154,7 +158,7 @@ func (a *auth) Next(fromServer []byte, more bool) ([]byte, error) {
 func (n *Notifier) classify(ctx context.Context, err error) error {
 	switch {
 	case isNoSTARTTLS(err):
-		return notifiers.Permanent(fmt.Errorf(`send email: smtp server %q does not offer STARTTLS (tls = "starttls"); set tls = "tls" for port 465 or fix the server`, n.host))
+		return notifiers.Permanent(fmt.Errorf(`send email: smtp server %q does not offer STARTTLS (tls = "starttls"); set tls = "tls" for port 465 or fix the server: %w`, n.host, err))
 	case errors.Is(err, errCleartextAuth), errors.Is(err, errNoAuthMech):
 		return notifiers.Permanent(fmt.Errorf("send email: smtp auth: %w", err))
 	case isCertError(err):

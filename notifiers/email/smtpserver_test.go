@@ -37,6 +37,7 @@ type serverOptions struct {
 	refuseAuth   bool            // answer every AUTH with 535
 	rcptErr      *smtp.SMTPError // reply to every RCPT TO with this
 	dataErr      *smtp.SMTPError // reply to the end of DATA with this
+	hangUp       bool            // close the connection once DATA is accepted
 }
 
 // received is one message as the server saw it.
@@ -180,7 +181,11 @@ func (s *session) Data(r io.Reader) error {
 	return nil
 }
 
+// Reset runs after the reply to DATA has been written.
 func (s *session) Reset() {
+	if s.srv.opts.hangUp && s.from != "" {
+		_ = s.conn.Conn().Close() // not s.conn.Close: reset holds its lock
+	}
 	s.from = ""
 	s.to = nil
 }

@@ -1,9 +1,11 @@
 package slack
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/hooknote/hooknote/notifiers"
 )
@@ -43,6 +45,9 @@ func TestNotifyWebhookClassification(t *testing.T) {
 		{name: "rate limited without Retry-After", answer: answer{Status: 429}, want: "transient"},
 		{name: "rate limited with bad Retry-After", answer: answer{Status: 429, Header: map[string]string{"Retry-After": "soon"}}, want: "transient"},
 		{name: "rate limited with zero Retry-After", answer: answer{Status: 429, Header: map[string]string{"Retry-After": "0"}}, want: "transient"},
+		{name: "rate limited with a date", answer: answer{Status: 429, Header: map[string]string{"Retry-After": "Sun, 01 Jun 2025 12:00:30 GMT"}}, want: "retry after 30s"},
+		{name: "rate limited for ages", answer: answer{Status: 429, Header: map[string]string{"Retry-After": "4294967295"}}, want: "retry after 24h0m0s"},
+		{name: "rate limited until 9999", answer: answer{Status: 429, Header: map[string]string{"Retry-After": "Fri, 31 Dec 9999 23:59:59 GMT"}}, want: "retry after 24h0m0s"},
 		{name: "server error", answer: answer{Status: 500}, want: "transient"},
 		{name: "bad gateway", answer: answer{Status: 502}, want: "transient"},
 		{name: "unavailable", answer: answer{Status: 503}, want: "transient"},
@@ -50,7 +55,9 @@ func TestNotifyWebhookClassification(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv, _ := newServer(t, tt.answer)
-			err := webhookNotifier(t, srv).Notify(t.Context(), fixedMessage)
+			n := webhookNotifier(t, srv)
+			n.now = func() time.Time { return time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC) }
+			err := n.Notify(t.Context(), fixedMessage)
 			if got := classOf(err); got != tt.want {
 				t.Errorf("Notify() answered %d %q = %v (%s), want %s", tt.answer.Status, tt.answer.Body, err, got, tt.want)
 			}
@@ -67,6 +74,8 @@ func TestNotifyPostMessageClassification(t *testing.T) {
 		{name: "rate limited", answer: answer{Status: 429, Header: map[string]string{"Retry-After": "2"}}, want: "retry after 2s"},
 		{name: "rate limited without Retry-After", answer: answer{Status: 429}, want: "transient"},
 		{name: "rate limited with bad Retry-After", answer: answer{Status: 429, Header: map[string]string{"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}}, want: "transient"},
+		{name: "rate limited for ages", answer: answer{Status: 429, Header: map[string]string{"Retry-After": "4294967295"}}, want: "retry after 24h0m0s"},
+		{name: "rate limited past overflow", answer: answer{Status: 429, Header: map[string]string{"Retry-After": "99999999999"}}, want: "retry after 24h0m0s"},
 		{name: "server error", answer: answer{Status: 500}, want: "transient"},
 		{name: "unavailable", answer: answer{Status: 503}, want: "transient"},
 		{name: "forbidden", answer: answer{Status: 403}, want: "permanent"},
@@ -90,19 +99,34 @@ func TestNotifyPostMessageClassification(t *testing.T) {
 	}
 }
 
+// TestNotifyErrorText checks what a dead letter reads: Slack's own reason,
+// from the incoming webhook's answer or the Web API's error code.
 func TestNotifyErrorText(t *testing.T) {
+	apiError := func(code string) answer {
+		return answer{Status: http.StatusOK, Header: map[string]string{"Content-Type": "application/json"}, Body: `{"ok":false,"error":"` + code + `"}`}
+	}
 	tests := []struct {
 		name   string
 		token  bool
 		answer answer
 		want   string
 	}{
-		{name: "webhook 404", answer: answer{Status: 404, Body: "no_service"}, want: "post to slack webhook: rejected: slack server error: 404 Not Found"},
-		{name: "webhook redirect", answer: answer{Status: 302}, want: "post to slack webhook: redirects are not followed: slack server error: 302 Found"},
-		{name: "webhook bad Retry-After", answer: answer{Status: 429, Header: map[string]string{"Retry-After": "x"}}, want: `post to slack webhook: rate limited with an unreadable Retry-After: strconv.ParseInt: parsing "x": invalid syntax`},
-		{name: "api error", token: true, answer: answer{Status: 200, Body: `{"ok":false,"error":"channel_not_found"}`}, want: `post to slack channel "#ml": channel_not_found`},
+		{name: "webhook archived", answer: answer{Status: 404, Body: "channel_is_archived"}, want: "post to slack webhook: status 404: channel_is_archived"},
+		{name: "webhook 404", answer: answer{Status: 404, Body: "no_service"}, want: "post to slack webhook: status 404: no_service"},
+		{name: "webhook 400", answer: answer{Status: 400, Body: "invalid_payload"}, want: "post to slack webhook: status 400: invalid_payload"},
+		{name: "webhook 403", answer: answer{Status: 403, Body: "invalid_token\n"}, want: "post to slack webhook: status 403: invalid_token"},
+		{name: "webhook 410", answer: answer{Status: 410, Body: "channel_is_archived"}, want: "post to slack webhook: status 410: channel_is_archived"},
+		{name: "webhook 500", answer: answer{Status: 500, Body: "<html>\n<body>Oops</body>\n</html>"}, want: "post to slack webhook: status 500: <html> <body>Oops</body> </html>"},
+		{name: "webhook redirect", answer: answer{Status: 302, Body: "see elsewhere"}, want: "post to slack webhook: redirects are not followed: status 302"},
+		{name: "webhook bad Retry-After", answer: answer{Status: 429, Header: map[string]string{"Retry-After": "x"}, Body: "rate_limited"}, want: "post to slack webhook: status 429: rate_limited"},
+		{name: "api error", token: true, answer: apiError("channel_not_found"), want: `post to slack channel "#ml": channel_not_found`},
+		{name: "api archived", token: true, answer: apiError("is_archived"), want: `post to slack channel "#ml": is_archived`},
+		{name: "api auth", token: true, answer: apiError("invalid_auth"), want: `post to slack channel "#ml": invalid_auth`},
+		{name: "api transient", token: true, answer: apiError("internal_error"), want: `post to slack channel "#ml": internal_error`},
 		{name: "api scope", token: true, answer: answer{Status: 200, Body: `{"ok":false,"error":"missing_scope","needed":"chat:write"}`}, want: `post to slack channel "#ml": token needs scope "chat:write": missing_scope`},
 		{name: "api rate limit", token: true, answer: answer{Status: 429, Header: map[string]string{"Retry-After": "2"}}, want: `post to slack channel "#ml": slack rate limit exceeded, retry after 2s`},
+		{name: "api bad Retry-After", token: true, answer: answer{Status: 429, Header: map[string]string{"Retry-After": "x"}}, want: `post to slack channel "#ml": rate limited with an unreadable Retry-After: strconv.ParseInt: parsing "x": invalid syntax`},
+		{name: "api 403", token: true, answer: answer{Status: 403}, want: `post to slack channel "#ml": rejected: slack server error: 403 Forbidden`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -114,6 +138,36 @@ func TestNotifyErrorText(t *testing.T) {
 			err := n.Notify(t.Context(), fixedMessage)
 			if err == nil || err.Error() != tt.want {
 				t.Errorf("Notify() = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestNotifyWebhookHTTPError checks that relay finds the status and a
+// reason for its metrics in what an incoming webhook's Notify returns.
+func TestNotifyWebhookHTTPError(t *testing.T) {
+	tests := []struct {
+		name       string
+		answer     answer
+		wantStatus int
+		wantBody   string
+		wantReason string
+	}{
+		{name: "archived", answer: answer{Status: 410, Body: "channel_is_archived"}, wantStatus: 410, wantBody: "channel_is_archived", wantReason: "client_error"},
+		{name: "rate limited", answer: answer{Status: 429, Header: map[string]string{"Retry-After": "2"}}, wantStatus: 429, wantReason: "rate_limited"},
+		{name: "redirect", answer: answer{Status: 301}, wantStatus: 301, wantReason: "redirect"},
+		{name: "unavailable", answer: answer{Status: 503, Body: "down"}, wantStatus: 503, wantBody: "down", wantReason: "server_error"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, _ := newServer(t, tt.answer)
+			err := webhookNotifier(t, srv).Notify(t.Context(), fixedMessage)
+			var he *notifiers.HTTPError
+			if !errors.As(err, &he) {
+				t.Fatalf("Notify() = %v, want an *notifiers.HTTPError", err)
+			}
+			if he.Status != tt.wantStatus || he.Body != tt.wantBody || he.Reason() != tt.wantReason {
+				t.Errorf("Notify() = HTTPError{%d, %q}, reason %q; want {%d, %q}, reason %q", he.Status, he.Body, he.Reason(), tt.wantStatus, tt.wantBody, tt.wantReason)
 			}
 		})
 	}

@@ -2,7 +2,6 @@ package slack
 
 import (
 	"errors"
-	"net"
 	"net/url"
 	"regexp"
 	"strings"
@@ -32,7 +31,7 @@ type Config struct {
 	// WebhookURL, whose channel is fixed when the webhook is created.
 	Channel string `toml:"channel"`
 	// APIURL overrides the Slack Web API base (https://slack.com/api/), for
-	// tests and local stand-ins. Validate adds a missing trailing '/'.
+	// tests and local stand-ins. New adds a missing trailing '/'.
 	APIURL string `toml:"api_url"`
 	// Text is the message template, rendered with Slack escaping.
 	// Empty means DefaultText.
@@ -45,46 +44,44 @@ type Config struct {
 
 var emojiPattern = regexp.MustCompile(`^:[a-z0-9_+'-]+:$`)
 
-// Validate reports every problem with c, joined; each message starts with
-// the key it is about. It never prints a secret value. It normalises APIURL
-// to end with '/'.
-func (c *Config) Validate() error {
+// Validate reports every problem with c, joined; each is a
+// *notifiers.FieldError whose text is "key: problem". It never prints a
+// secret value, and never changes c: New normalises what it uses.
+func (c Config) Validate() error {
 	var errs []error
-	add := func(msg string) { errs = append(errs, errors.New(msg)) }
+	add := func(key, problem string) { errs = append(errs, notifiers.FieldErrorf(key, "%s", problem)) }
 	hasURL, hasToken := !c.WebhookURL.IsZero(), !c.Token.IsZero()
 	switch {
 	case hasURL && hasToken:
-		add("token: only one of webhook_url or token may be set")
+		add("token", "only one of webhook_url or token may be set")
 	case !hasURL && !hasToken:
-		add("webhook_url: one of webhook_url or token is required")
+		add("webhook_url", "one of webhook_url or token is required")
 	}
 	if hasURL && !validURL(c.WebhookURL.Reveal()) {
-		add("webhook_url: must be an https URL")
+		add("webhook_url", "must be an https URL")
 	}
 	if hasToken {
 		tok := c.Token.Reveal()
 		if strings.ContainsFunc(tok, isSpaceOrControl) || !strings.HasPrefix(tok, "xox") {
-			add("token: must be a Slack token (xoxb-…) without spaces or newlines")
+			add("token", "must be a Slack token (xoxb-…) without spaces or newlines")
 		}
 	}
 	switch {
 	case hasToken && strings.TrimSpace(c.Channel) == "":
-		add("channel: required with token")
+		add("channel", "required with token")
 	case hasURL && !hasToken && c.Channel != "":
-		add("channel: only with token (an incoming webhook posts to its own channel)")
+		add("channel", "only with token (an incoming webhook posts to its own channel)")
 	}
 	if c.APIURL != "" {
 		switch {
 		case !hasToken:
-			add("api_url: only with token")
+			add("api_url", "only with token")
 		case !validURL(c.APIURL):
-			add("api_url: must be an https URL")
-		case !strings.HasSuffix(c.APIURL, "/"):
-			c.APIURL += "/"
+			add("api_url", "must be an https URL")
 		}
 	}
 	if c.IconEmoji != "" && !emojiPattern.MatchString(c.IconEmoji) {
-		add("icon_emoji: must look like :name:")
+		add("icon_emoji", "must look like :name:")
 	}
 	return errors.Join(errs...)
 }
@@ -113,17 +110,9 @@ func validURL(s string) bool {
 	case "https":
 		return true
 	case "http":
-		return isLoopback(u.Hostname())
+		return notifiers.IsLoopback(u.Hostname())
 	}
 	return false
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 func isSpaceOrControl(r rune) bool {

@@ -1,6 +1,7 @@
 package slack
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/BurntSushi/toml"
@@ -57,20 +58,52 @@ func TestValidate(t *testing.T) {
 	}
 }
 
-func TestValidateNormalisesAPIURL(t *testing.T) {
-	c := Config{Token: notifiers.NewSecret("xoxb-1"), Channel: "#ml", APIURL: "http://127.0.0.1:9999/api"}
-	if err := c.Validate(); err != nil {
-		t.Fatalf("Validate() = %v", err)
+// TestValidateLeavesConfigUnchanged checks that Validate, valid config or
+// not, changes nothing: New normalises what it uses.
+func TestValidateLeavesConfigUnchanged(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+	}{
+		{name: "api_url without slash", cfg: Config{Token: notifiers.NewSecret("xoxb-1"), Channel: "#ml", APIURL: "http://127.0.0.1:9999/api"}},
+		{name: "api_url with slash", cfg: Config{Token: notifiers.NewSecret("xoxb-1"), Channel: "#ml", APIURL: "https://slack.example.com/api/"}},
+		{name: "invalid", cfg: Config{Token: notifiers.NewSecret("nope"), APIURL: "ftp://x", IconEmoji: "x", Channel: " "}},
+		{name: "webhook", cfg: Config{WebhookURL: notifiers.NewSecret("https://hooks.slack.com/services/T0/B0/abc"), Text: "{{ .Status }}"}},
 	}
-	if want := "http://127.0.0.1:9999/api/"; c.APIURL != want {
-		t.Errorf("APIURL = %q, want %q", c.APIURL, want)
+	revealed := cmp.Comparer(func(a, b notifiers.Secret) bool { return a.Reveal() == b.Reveal() })
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := tt.cfg
+			_ = c.Validate()
+			if diff := cmp.Diff(tt.cfg, c, revealed); diff != "" {
+				t.Errorf("Validate() changed the config (-before +after):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestAPIBase checks the normalisation New applies to api_url;
+// TestNotifyPostMessageGolden shows it in use, with an api_url that has no
+// trailing slash.
+func TestAPIBase(t *testing.T) {
+	tests := []struct {
+		in, want string
+	}{
+		{in: "http://127.0.0.1:9999/api", want: "http://127.0.0.1:9999/api/"},
+		{in: "http://127.0.0.1:9999/api/", want: "http://127.0.0.1:9999/api/"},
+		{in: "https://slack.com/api/", want: "https://slack.com/api/"},
+	}
+	for _, tt := range tests {
+		if got := apiBase(tt.in); got != tt.want {
+			t.Errorf("apiBase(%q) = %q, want %q", tt.in, got, tt.want)
+		}
 	}
 }
 
 // TestNewRefusesInvalidConfig checks that New returns Validate's joined
 // errors unwrapped, so that relay can place each under its key.
 func TestNewRefusesInvalidConfig(t *testing.T) {
-	n, err := New(Config{Token: notifiers.NewSecret("xoxb-1"), IconEmoji: "x"})
+	n, err := New(Config{Token: notifiers.NewSecret("xoxb-1"), IconEmoji: "x"}, testDeps(t))
 	if err == nil || n != nil {
 		t.Fatalf("New() = %v, %v, want an error", n, err)
 	}
@@ -80,6 +113,21 @@ func TestNewRefusesInvalidConfig(t *testing.T) {
 	}
 	if want := "channel: required with token\nicon_emoji: must look like :name:"; err.Error() != want {
 		t.Errorf("New() = %q, want %q", err, want)
+	}
+}
+
+// TestNewRefusesNoHTTPClient checks that New never falls back to a client
+// of its own.
+func TestNewRefusesNoHTTPClient(t *testing.T) {
+	configs := []Config{
+		{WebhookURL: notifiers.NewSecret("https://hooks.slack.com/services/T0/B0/abc")},
+		{Token: notifiers.NewSecret("xoxb-1"), Channel: "#ml"},
+	}
+	for _, c := range configs {
+		n, err := New(c, notifiers.Deps{})
+		if n != nil || !errors.Is(err, notifiers.ErrNoHTTPClient) {
+			t.Errorf("New(%v, Deps{}) = %v, %v, want ErrNoHTTPClient", c.Templates(), n, err)
+		}
 	}
 }
 
@@ -140,5 +188,48 @@ icon_emoji = ":robot_face:"
 	revealed := cmp.Comparer(func(a, b notifiers.Secret) bool { return a.Reveal() == b.Reveal() })
 	if diff := cmp.Diff(want, c, revealed); diff != "" {
 		t.Errorf("Decode() mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// fieldKeys returns the Key of each error joined in err, found with
+// errors.As, or "not a FieldError: TEXT".
+func fieldKeys(err error) []string {
+	var keys []string
+	joined, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return nil
+	}
+	for _, e := range joined.Unwrap() {
+		var fe *notifiers.FieldError
+		if !errors.As(e, &fe) {
+			keys = append(keys, "not a FieldError: "+e.Error())
+			continue
+		}
+		keys = append(keys, fe.Key)
+	}
+	return keys
+}
+
+// TestValidateFieldErrors checks that relay can place each problem at its
+// key.
+func TestValidateFieldErrors(t *testing.T) {
+	secret := notifiers.NewSecret
+	tests := []struct {
+		name string
+		cfg  Config
+		want []string
+	}{
+		{name: "valid", cfg: Config{WebhookURL: secret("https://hooks.slack.com/services/T0/B0/abc")}},
+		{name: "nothing", cfg: Config{}, want: []string{"webhook_url"}},
+		{name: "both", cfg: Config{WebhookURL: secret("http://x.example/"), Token: secret("xoxb-1"), Channel: "#ml"}, want: []string{"token", "webhook_url"}},
+		{name: "token", cfg: Config{Token: secret("nope"), APIURL: "ftp://x", IconEmoji: "x"}, want: []string{"token", "channel", "api_url", "icon_emoji"}},
+		{name: "webhook with channel", cfg: Config{WebhookURL: secret("https://hooks.slack.com/x"), Channel: "#ml", APIURL: "https://slack.com/api/"}, want: []string{"channel", "api_url"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, fieldKeys(tt.cfg.Validate())); diff != "" {
+				t.Errorf("Validate() keys mismatch (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

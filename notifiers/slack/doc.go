@@ -21,6 +21,7 @@
 // never rejects a message for its length. Errors are classified for relay's
 // retry loop: a 429 with Retry-After asks for that pause, 5xx and network
 // errors are transient, and rejections (invalid_auth, channel_not_found, an
-// incoming webhook's 4xx, …) are permanent. Neither the webhook URL nor the
-// token ever appears in an error.
+// incoming webhook's 4xx, …) are permanent. An error keeps Slack's reason
+// ("post to slack webhook: status 404: channel_is_archived"). Neither the
+// webhook URL nor the token ever appears in an error.
 package slack

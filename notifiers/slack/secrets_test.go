@@ -25,6 +25,7 @@ func TestErrorsHideSecrets(t *testing.T) {
 		{name: "canceled", answer: answer{Status: 200, Body: "ok"}, cancel: true},
 		{name: "forbidden", answer: answer{Status: 403, Body: "invalid_token"}},
 		{name: "not found", answer: answer{Status: 404, Body: "no_service"}},
+		{name: "echoes the path", answer: answer{Status: 400, Body: "invalid_payload for POST " + webhookPath}},
 		{name: "server error", answer: answer{Status: 500}},
 		{name: "rate limited", answer: answer{Status: 429, Header: map[string]string{"Retry-After": "2"}}},
 		{name: "rate limited, bad Retry-After", answer: answer{Status: 429, Header: map[string]string{"Retry-After": "later"}}},

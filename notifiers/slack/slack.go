@@ -1,12 +1,15 @@
 package slack
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	slackgo "github.com/slack-go/slack"
 
@@ -20,45 +23,57 @@ type Notifier struct {
 	api        *slackgo.Client  // set in token mode
 	username   string
 	iconEmoji  string
+	now        func() time.Time // reads Retry-After dates
 }
 
-// New validates c and returns a Notifier with one long-lived HTTP client.
-// An invalid c yields Validate's error as it is, one "key: problem" per
-// joined error.
-func New(c Config) (*Notifier, error) {
+// New validates c and returns a Notifier that sends with d.HTTP for its
+// lifetime. An invalid c yields Validate's error as it is, one
+// *notifiers.FieldError per joined error. A nil d.HTTP is refused with
+// notifiers.ErrNoHTTPClient; d.Log is not used.
+func New(c Config, d notifiers.Deps) (*Notifier, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
+	if d.HTTP == nil {
+		return nil, fmt.Errorf("new slack notifier: %w", notifiers.ErrNoHTTPClient)
+	}
 	n := &Notifier{
-		client:     notifiers.NewHTTPClient(),
+		client:     d.HTTP,
 		webhookURL: c.WebhookURL,
 		username:   c.Username,
 		iconEmoji:  c.IconEmoji,
+		now:        time.Now,
 	}
 	if !c.Token.IsZero() {
 		opts := []slackgo.Option{slackgo.OptionHTTPClient(n.client)}
 		if c.APIURL != "" {
-			opts = append(opts, slackgo.OptionAPIURL(c.APIURL))
+			opts = append(opts, slackgo.OptionAPIURL(apiBase(c.APIURL)))
 		}
 		n.api = slackgo.New(c.Token.Reveal(), opts...)
 	}
 	return n, nil
 }
 
+// apiBase returns the Web API base url ending in '/', as slack-go joins it
+// with the method name.
+func apiBase(url string) string {
+	if strings.HasSuffix(url, "/") {
+		return url
+	}
+	return url + "/"
+}
+
 // Notify makes one attempt to post m.Text (cut to Slack's limit) to the
 // incoming webhook, or, with a bot token, to m.Channel. A returned error is
 // marked notifiers.Permanent when Slack rejected the message,
 // notifiers.RetryAfter when Slack asked for a pause, and is otherwise
-// transient.
+// transient. Its text keeps Slack's reason: the incoming webhook's answer
+// ("status 404: channel_is_archived", from a *notifiers.HTTPError) or the
+// Web API's error code ("channel_not_found").
 func (n *Notifier) Notify(ctx context.Context, m notifiers.Message) error {
 	text := truncate(m.Text, maxTextRunes)
 	if n.api == nil {
-		msg := &slackgo.WebhookMessage{Text: text, Username: n.username, IconEmoji: n.iconEmoji}
-		err := slackgo.PostWebhookCustomHTTPContext(ctx, n.webhookURL.Reveal(), n.client, msg)
-		if err != nil {
-			return fmt.Errorf("post to slack webhook: %w", classify(err))
-		}
-		return nil
+		return n.postWebhook(ctx, text)
 	}
 	if strings.TrimSpace(m.Channel) == "" {
 		return notifiers.Permanent(errors.New("post to slack: channel template rendered empty"))
@@ -72,6 +87,30 @@ func (n *Notifier) Notify(ctx context.Context, m notifiers.Message) error {
 	}
 	if _, _, err := n.api.PostMessageContext(ctx, m.Channel, opts...); err != nil {
 		return fmt.Errorf("post to slack channel %q: %w", m.Channel, classify(err))
+	}
+	return nil
+}
+
+// postWebhook posts text to the incoming webhook as a JSON WebhookMessage.
+// notifiers.CheckHTTP classifies the answer and keeps what Slack said, so a
+// dead letter reads "status 404: channel_is_archived".
+func (n *Notifier) postWebhook(ctx context.Context, text string) error {
+	body, err := json.Marshal(&slackgo.WebhookMessage{Text: text, Username: n.username, IconEmoji: n.iconEmoji})
+	if err != nil { // unreachable: strings only
+		return notifiers.Permanent(fmt.Errorf("post to slack webhook: encode message: %w", err))
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.webhookURL.Reveal(), bytes.NewReader(body))
+	if err != nil {
+		return notifiers.Permanent(fmt.Errorf("post to slack webhook: %w", notifiers.RedactURL(err)))
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "hooknote")
+	resp, err := n.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("post to slack webhook: %w", notifiers.RedactURL(err))
+	}
+	if err := notifiers.CheckHTTP(resp, n.now()); err != nil {
+		return fmt.Errorf("post to slack webhook: %w", err)
 	}
 	return nil
 }
@@ -98,7 +137,9 @@ func isTransientAPIError(code string) bool {
 	return false
 }
 
-// classify strips URLs from err and marks it for relay's retry loop.
+// classify strips URLs from an error of slack-go's chat.postMessage and
+// marks it for relay's retry loop. Slack's error code (channel_not_found)
+// stays the text of an `ok:false` answer.
 func classify(err error) error {
 	err = notifiers.RedactURL(err)
 	var (
@@ -109,10 +150,12 @@ func classify(err error) error {
 	)
 	switch {
 	case errors.As(err, &rateLimited):
+		// slack-go multiplies the seconds without checking for overflow:
+		// a huge Retry-After can come out negative or absurd.
 		if rateLimited.RetryAfter <= 0 {
 			return err
 		}
-		return notifiers.RetryAfter(err, rateLimited.RetryAfter)
+		return notifiers.RetryAfter(err, min(rateLimited.RetryAfter, notifiers.MaxRetryAfter))
 	case errors.As(err, &badNumber):
 		// slack-go could not parse a 429's Retry-After: back off instead.
 		return fmt.Errorf("rate limited with an unreadable Retry-After: %w", err)

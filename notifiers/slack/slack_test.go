@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"flag"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -68,10 +69,18 @@ func newServer(t *testing.T, a answer) (*httptest.Server, <-chan request) {
 	return srv, got
 }
 
+// testDeps are the dependencies every test notifier gets: a client of its
+// own, closed when t ends, and a logger that discards.
+func testDeps(t testing.TB) notifiers.Deps {
+	c := notifiers.NewHTTPClient(4)
+	t.Cleanup(c.CloseIdleConnections)
+	return notifiers.Deps{HTTP: c, Log: slog.New(slog.DiscardHandler)}
+}
+
 // webhookNotifier returns a Notifier posting to an incoming webhook on srv.
 func webhookNotifier(t *testing.T, srv *httptest.Server) *Notifier {
 	t.Helper()
-	n, err := New(Config{WebhookURL: notifiers.NewSecret(srv.URL + webhookPath), Username: "hooknote", IconEmoji: ":robot_face:"})
+	n, err := New(Config{WebhookURL: notifiers.NewSecret(srv.URL + webhookPath), Username: "hooknote", IconEmoji: ":robot_face:"}, testDeps(t))
 	if err != nil {
 		t.Fatalf("New() = %v", err)
 	}
@@ -81,7 +90,7 @@ func webhookNotifier(t *testing.T, srv *httptest.Server) *Notifier {
 // tokenNotifier returns a Notifier posting to a Web API stand-in on srv.
 func tokenNotifier(t *testing.T, srv *httptest.Server) *Notifier {
 	t.Helper()
-	n, err := New(Config{Token: notifiers.NewSecret(testToken), Channel: "{{ .Query.channel }}", APIURL: srv.URL + "/api", Username: "hooknote", IconEmoji: ":robot_face:"})
+	n, err := New(Config{Token: notifiers.NewSecret(testToken), Channel: "{{ .Query.channel }}", APIURL: srv.URL + "/api", Username: "hooknote", IconEmoji: ":robot_face:"}, testDeps(t))
 	if err != nil {
 		t.Fatalf("New() = %v", err)
 	}

@@ -2,7 +2,6 @@ package webhook
 
 import (
 	"errors"
-	"fmt"
 	"maps"
 	"net/http"
 	"net/url"
@@ -33,34 +32,37 @@ type Config struct {
 	Method string `toml:"method"`
 }
 
-// Validate reports every problem with c, joined; each message starts with
-// the key it is about. It never prints the URL or a header value.
+// Validate reports every problem with c, joined; each is a
+// *notifiers.FieldError whose text is "key: problem". It never prints the
+// URL or a header value.
 func (c *Config) Validate() error {
 	var errs []error
-	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	add := func(key, format string, args ...any) {
+		errs = append(errs, notifiers.FieldErrorf(key, format, args...))
+	}
 	switch {
 	case c.URL == "":
-		add("url: required")
+		add("url", "required")
 	case strings.Contains(c.URL, "{{"):
-		add("url: is static and cannot be a template")
+		add("url", "is static and cannot be a template")
 	case !validURL(c.URL):
-		add("url: must be an http or https URL")
+		add("url", "must be an http or https URL")
 	}
 	if c.Method != "" && c.Method != http.MethodPost && c.Method != http.MethodPut {
-		add("method: must be POST or PUT")
+		add("method", "must be POST or PUT")
 	}
 	seen := make(map[string]string, len(c.Headers))
 	for _, name := range slices.Sorted(maps.Keys(c.Headers)) {
 		canonical := http.CanonicalHeaderKey(name)
 		switch {
 		case !validHeaderName(name):
-			add("headers: %q is not a valid header name", name)
+			add("headers", "%q is not a valid header name", name)
 		case seen[canonical] != "":
-			add("headers: %q and %q are the same header", seen[canonical], name)
+			add("headers", "%q and %q are the same header", seen[canonical], name)
 		case isReserved(canonical):
-			add("headers.%s: is set by hooknote", name)
+			add("headers."+name, "is set by hooknote")
 		case strings.ContainsAny(c.Headers[name].Reveal(), "\r\n\x00"):
-			add("headers.%s: value must not contain CR, LF or NUL", name)
+			add("headers."+name, "value must not contain CR, LF or NUL")
 		}
 		seen[canonical] = name
 	}

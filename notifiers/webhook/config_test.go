@@ -1,6 +1,8 @@
 package webhook
 
 import (
+	"errors"
+	"log/slog"
 	"testing"
 
 	"github.com/BurntSushi/toml"
@@ -63,7 +65,7 @@ func TestValidate(t *testing.T) {
 // TestNewRefusesInvalidConfig checks that New returns Validate's joined
 // errors unwrapped, so that relay can place each under its key.
 func TestNewRefusesInvalidConfig(t *testing.T) {
-	n, err := New(Config{URL: "https://x.example/{{ .ID }}?token=s3cr3t", Method: "GET"})
+	n, err := New(Config{URL: "https://x.example/{{ .ID }}?token=s3cr3t", Method: "GET"}, testDeps(t))
 	if err == nil || n != nil {
 		t.Fatalf("New() = %v, %v, want an error", n, err)
 	}
@@ -73,6 +75,15 @@ func TestNewRefusesInvalidConfig(t *testing.T) {
 	}
 	if want := "url: is static and cannot be a template\nmethod: must be POST or PUT"; err.Error() != want {
 		t.Errorf("New() = %q, want %q", err, want)
+	}
+}
+
+// TestNewRefusesNoHTTPClient checks that New never falls back to a client
+// of its own.
+func TestNewRefusesNoHTTPClient(t *testing.T) {
+	n, err := New(Config{URL: "https://internal.example.com/next-step"}, notifiers.Deps{Log: slog.New(slog.DiscardHandler)})
+	if n != nil || !errors.Is(err, notifiers.ErrNoHTTPClient) {
+		t.Errorf("New(Deps without HTTP) = %v, %v, want ErrNoHTTPClient", n, err)
 	}
 }
 
@@ -104,5 +115,53 @@ headers = { Authorization = "Bearer t0k3n", X-Team = "ml" }
 	revealed := cmp.Comparer(func(a, b notifiers.Secret) bool { return a.Reveal() == b.Reveal() })
 	if diff := cmp.Diff(want, c, revealed); diff != "" {
 		t.Errorf("Decode() mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// fieldKeys returns the Key of each error joined in err, found with
+// errors.As, or "not a FieldError: TEXT".
+func fieldKeys(err error) []string {
+	var keys []string
+	joined, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return nil
+	}
+	for _, e := range joined.Unwrap() {
+		var fe *notifiers.FieldError
+		if !errors.As(e, &fe) {
+			keys = append(keys, "not a FieldError: "+e.Error())
+			continue
+		}
+		keys = append(keys, fe.Key)
+	}
+	return keys
+}
+
+// TestValidateFieldErrors checks that relay can place each problem at its
+// key.
+func TestValidateFieldErrors(t *testing.T) {
+	secret := notifiers.NewSecret
+	tests := []struct {
+		name string
+		cfg  Config
+		want []string
+	}{
+		{name: "valid", cfg: Config{URL: "https://x.example/"}},
+		{name: "no url", cfg: Config{}, want: []string{"url"}},
+		{name: "method", cfg: Config{URL: "https://x.example/{{ .ID }}", Method: "GET"}, want: []string{"url", "method"}},
+		{
+			name: "headers",
+			cfg: Config{URL: "https://x.example/", Headers: map[string]notifiers.Secret{
+				"Bad Name": secret("x"), "Host": secret("x"), "X-A": secret("a\nb"), "x-team": secret("a"), "X-Team": secret("b"),
+			}},
+			want: []string{"headers", "headers.Host", "headers.X-A", "headers"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, fieldKeys(tt.cfg.Validate())); diff != "" {
+				t.Errorf("Validate() keys mismatch (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

@@ -17,6 +17,8 @@
 // header set to the job ID, which stays the same across retries. It does not
 // follow redirects. A 2xx is success; a 429 with Retry-After asks relay for
 // that pause; 408, 5xx and network errors are transient; any other answer is
-// permanent. Errors never contain the URL (it may embed a token) or a header
-// value.
+// permanent (see notifiers.CheckHTTP). An error carries the status and the
+// start of the answer ("post webhook: status 400: unknown pipeline"), but
+// never the URL (it may embed a token) or a header value, even when the
+// receiver echoes them.
 package webhook

@@ -3,18 +3,12 @@ package webhook
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/hooknote/hooknote/notifiers"
 )
-
-// maxDrain bounds how much of a response body is read before closing it, so
-// the connection can be reused without reading an endless answer.
-const maxDrain = 64 << 10
 
 // Notifier sends each message as an HTTP request. It is safe for concurrent
 // use.
@@ -26,12 +20,16 @@ type Notifier struct {
 	now     func() time.Time // reads Retry-After dates
 }
 
-// New validates c and returns a Notifier with one long-lived HTTP client.
-// An invalid c yields Validate's error as it is, one "key: problem" per
-// joined error.
-func New(c Config) (*Notifier, error) {
+// New validates c and returns a Notifier that sends with d.HTTP for its
+// lifetime. An invalid c yields Validate's error as it is, one
+// *notifiers.FieldError per joined error. A nil d.HTTP is refused with
+// notifiers.ErrNoHTTPClient; d.Log is not used.
+func New(c Config, d notifiers.Deps) (*Notifier, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
+	}
+	if d.HTTP == nil {
+		return nil, fmt.Errorf("new webhook notifier: %w", notifiers.ErrNoHTTPClient)
 	}
 	method := c.Method
 	if method == "" {
@@ -41,13 +39,15 @@ func New(c Config) (*Notifier, error) {
 	for name, value := range c.Headers {
 		headers.Set(name, value.Reveal())
 	}
-	return &Notifier{client: notifiers.NewHTTPClient(), url: c.URL, method: method, headers: headers, now: time.Now}, nil
+	return &Notifier{client: d.HTTP, url: c.URL, method: method, headers: headers, now: time.Now}, nil
 }
 
-// Notify makes one attempt to send m.Text as the request body. A returned
-// error is marked notifiers.RetryAfter for a 429 with Retry-After,
-// notifiers.Permanent for a redirect or a 4xx other than 408 and 429, and is
-// otherwise transient.
+// Notify makes one attempt to send m.Text as the request body. The answer
+// is classified by notifiers.CheckHTTP: a returned error is marked
+// notifiers.RetryAfter for a 429 with Retry-After, notifiers.Permanent for
+// a redirect or a 4xx other than 408 and 429, and is otherwise transient. It
+// wraps a *notifiers.HTTPError carrying the status and the start of the
+// answer's body.
 func (n *Notifier) Notify(ctx context.Context, m notifiers.Message) error {
 	req, err := http.NewRequestWithContext(ctx, n.method, n.url, strings.NewReader(m.Text))
 	if err != nil {
@@ -65,50 +65,10 @@ func (n *Notifier) Notify(ctx context.Context, m notifiers.Message) error {
 	if err != nil {
 		return fmt.Errorf("post webhook: %w", notifiers.RedactURL(err))
 	}
-	defer func() {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
-		_ = resp.Body.Close()
-	}()
-	return n.classify(resp)
-}
-
-// classify turns a response into nil or an error marked for relay.
-func (n *Notifier) classify(resp *http.Response) error {
-	code := resp.StatusCode
-	err := fmt.Errorf("post webhook: status %d", code)
-	switch {
-	case code >= 200 && code < 300:
-		return nil
-	case code == http.StatusTooManyRequests:
-		if d, ok := retryAfter(resp.Header.Get("Retry-After"), n.now()); ok {
-			return notifiers.RetryAfter(err, d)
-		}
-		return err
-	case code == http.StatusRequestTimeout || code >= 500:
-		return err
-	case code >= 300 && code < 400:
-		return notifiers.Permanent(fmt.Errorf("post webhook: status %d: redirects are not followed", code))
+	if err := notifiers.CheckHTTP(resp, n.now()); err != nil {
+		return fmt.Errorf("post webhook: %w", err)
 	}
-	return notifiers.Permanent(err)
-}
-
-// retryAfter parses a Retry-After header, in seconds or as an HTTP date,
-// into a positive pause.
-func retryAfter(v string, now time.Time) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	var d time.Duration
-	if secs, err := strconv.ParseUint(v, 10, 32); err == nil {
-		d = time.Duration(secs) * time.Second
-	} else if t, err := http.ParseTime(v); err == nil {
-		d = t.Sub(now)
-	}
-	if d <= 0 {
-		return 0, false
-	}
-	return d, true
+	return nil
 }
 
 // String describes n without its URL or headers.

@@ -2,8 +2,10 @@ package webhook
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -32,10 +34,12 @@ type request struct {
 type answer struct {
 	Status int
 	Header map[string]string
+	Body   string // "" echoes the request's Authorization header and URL
 }
 
 // newServer starts a receiver that records every request on the returned
-// channel and replies with a.
+// channel and replies with a. Unless a has a body, the reply echoes the
+// request's credentials, as a careless receiver might.
 func newServer(t *testing.T, a answer) (*httptest.Server, <-chan request) {
 	t.Helper()
 	got := make(chan request, 10)
@@ -49,15 +53,27 @@ func newServer(t *testing.T, a answer) (*httptest.Server, <-chan request) {
 			w.Header().Set(k, v)
 		}
 		w.WriteHeader(a.Status)
-		_, _ = io.WriteString(w, "echo: "+r.Header.Get("Authorization")+" "+r.URL.String())
+		reply := a.Body
+		if reply == "" {
+			reply = "echo: " + r.Header.Get("Authorization") + " " + r.URL.String()
+		}
+		_, _ = io.WriteString(w, reply)
 	}))
 	t.Cleanup(srv.Close)
 	return srv, got
 }
 
+// testDeps are the dependencies every test notifier gets: a client of its
+// own, closed when t ends, and a logger that discards.
+func testDeps(t testing.TB) notifiers.Deps {
+	c := notifiers.NewHTTPClient(4)
+	t.Cleanup(c.CloseIdleConnections)
+	return notifiers.Deps{HTTP: c, Log: slog.New(slog.DiscardHandler)}
+}
+
 func newNotifier(t *testing.T, c Config) *Notifier {
 	t.Helper()
-	n, err := New(c)
+	n, err := New(c, testDeps(t))
 	if err != nil {
 		t.Fatalf("New() = %v", err)
 	}
@@ -124,32 +140,39 @@ func classOf(err error) string {
 	return "transient"
 }
 
+// TestNotifyClassification checks, over a real connection, the class and
+// the text of what Notify returns; notifiers.TestCheckHTTP covers every
+// status and Retry-After form.
 func TestNotifyClassification(t *testing.T) {
 	now := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 	tests := []struct {
-		name    string
-		answer  answer
-		closed  bool // connection refused
-		want    string
-		wantErr string
+		name       string
+		answer     answer
+		closed     bool // connection refused
+		want       string
+		wantErr    string
+		wantReason string // of the *notifiers.HTTPError; "" for none
 	}{
 		{name: "200", answer: answer{Status: 200}, want: "ok"},
 		{name: "201", answer: answer{Status: 201}, want: "ok"},
 		{name: "204", answer: answer{Status: 204}, want: "ok"},
-		{name: "301", answer: answer{Status: 301, Header: map[string]string{"Location": "https://elsewhere.example/"}}, want: "permanent", wantErr: "post webhook: status 301: redirects are not followed"},
-		{name: "400", answer: answer{Status: 400}, want: "permanent", wantErr: "post webhook: status 400"},
-		{name: "401", answer: answer{Status: 401}, want: "permanent"},
-		{name: "404", answer: answer{Status: 404}, want: "permanent"},
-		{name: "408", answer: answer{Status: 408}, want: "transient"},
-		{name: "409", answer: answer{Status: 409}, want: "permanent"},
-		{name: "429 seconds", answer: answer{Status: 429, Header: map[string]string{"Retry-After": "2"}}, want: "retry after 2s", wantErr: "post webhook: status 429"},
-		{name: "429 date", answer: answer{Status: 429, Header: map[string]string{"Retry-After": now.Add(2 * time.Second).Format(http.TimeFormat)}}, want: "retry after 2s"},
-		{name: "429 past date", answer: answer{Status: 429, Header: map[string]string{"Retry-After": now.Add(-time.Hour).Format(http.TimeFormat)}}, want: "transient"},
-		{name: "429 unreadable", answer: answer{Status: 429, Header: map[string]string{"Retry-After": "soon"}}, want: "transient"},
-		{name: "429 without Retry-After", answer: answer{Status: 429}, want: "transient"},
-		{name: "500", answer: answer{Status: 500}, want: "transient"},
-		{name: "502", answer: answer{Status: 502}, want: "transient"},
-		{name: "503", answer: answer{Status: 503}, want: "transient", wantErr: "post webhook: status 503"},
+		{name: "301", answer: answer{Status: 301, Header: map[string]string{"Location": "https://elsewhere.example/"}}, want: "permanent", wantErr: "post webhook: redirects are not followed: status 301", wantReason: "redirect"},
+		{name: "400", answer: answer{Status: 400, Body: `{"error":"unknown pipeline"}`}, want: "permanent", wantErr: `post webhook: status 400: {"error":"unknown pipeline"}`, wantReason: "client_error"},
+		{name: "400 echoing", answer: answer{Status: 400}, want: "permanent", wantErr: "post webhook: status 400: echo: <redacted>", wantReason: "client_error"},
+		{name: "401", answer: answer{Status: 401, Body: "bad token"}, want: "permanent", wantErr: "post webhook: status 401: bad token", wantReason: "client_error"},
+		{name: "404", answer: answer{Status: 404, Body: "no_service"}, want: "permanent", wantErr: "post webhook: status 404: no_service", wantReason: "client_error"},
+		{name: "408", answer: answer{Status: 408}, want: "transient", wantReason: "client_error"},
+		{name: "409", answer: answer{Status: 409}, want: "permanent", wantReason: "client_error"},
+		{name: "429 seconds", answer: answer{Status: 429, Header: map[string]string{"Retry-After": "2"}, Body: "slow down"}, want: "retry after 2s", wantErr: "post webhook: status 429: slow down", wantReason: "rate_limited"},
+		{name: "429 date", answer: answer{Status: 429, Header: map[string]string{"Retry-After": now.Add(2 * time.Second).Format(http.TimeFormat)}}, want: "retry after 2s", wantReason: "rate_limited"},
+		{name: "429 far date", answer: answer{Status: 429, Header: map[string]string{"Retry-After": "Fri, 31 Dec 9999 23:59:59 GMT"}}, want: "retry after 24h0m0s", wantReason: "rate_limited"},
+		{name: "429 huge seconds", answer: answer{Status: 429, Header: map[string]string{"Retry-After": "4294967295"}}, want: "retry after 24h0m0s", wantReason: "rate_limited"},
+		{name: "429 past date", answer: answer{Status: 429, Header: map[string]string{"Retry-After": now.Add(-time.Hour).Format(http.TimeFormat)}}, want: "transient", wantReason: "rate_limited"},
+		{name: "429 unreadable", answer: answer{Status: 429, Header: map[string]string{"Retry-After": "soon"}}, want: "transient", wantReason: "rate_limited"},
+		{name: "429 without Retry-After", answer: answer{Status: 429}, want: "transient", wantReason: "rate_limited"},
+		{name: "500", answer: answer{Status: 500}, want: "transient", wantReason: "server_error"},
+		{name: "502", answer: answer{Status: 502}, want: "transient", wantReason: "server_error"},
+		{name: "503", answer: answer{Status: 503, Body: "maintenance\n"}, want: "transient", wantErr: "post webhook: status 503: maintenance", wantReason: "server_error"},
 		{name: "connection refused", closed: true, want: "transient"},
 	}
 	for _, tt := range tests {
@@ -167,33 +190,16 @@ func TestNotifyClassification(t *testing.T) {
 			if tt.wantErr != "" && (err == nil || err.Error() != tt.wantErr) {
 				t.Errorf("Notify() answered %d = %v, want %q", tt.answer.Status, err, tt.wantErr)
 			}
+			var he *notifiers.HTTPError
+			switch {
+			case !errors.As(err, &he):
+				if tt.wantReason != "" {
+					t.Errorf("Notify() answered %d = %v, want an *notifiers.HTTPError", tt.answer.Status, err)
+				}
+			case he.Status != tt.answer.Status || he.Reason() != tt.wantReason:
+				t.Errorf("Notify() answered %d: HTTPError{Status: %d}.Reason() = %q, want %q", tt.answer.Status, he.Status, he.Reason(), tt.wantReason)
+			}
 		})
-	}
-}
-
-func TestRetryAfter(t *testing.T) {
-	now := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
-	tests := []struct {
-		in     string
-		want   time.Duration
-		wantOK bool
-	}{
-		{in: "2", want: 2 * time.Second, wantOK: true},
-		{in: " 120 ", want: 2 * time.Minute, wantOK: true},
-		{in: "0"},
-		{in: "-5"},
-		{in: ""},
-		{in: "1.5"},
-		{in: "99999999999999999999"},
-		{in: "Sun, 01 Jun 2025 12:00:30 GMT", want: 30 * time.Second, wantOK: true},
-		{in: "Sunday, 01-Jun-25 12:01:00 GMT", want: time.Minute, wantOK: true},
-		{in: "Sun, 01 Jun 2025 11:00:00 GMT"},
-	}
-	for _, tt := range tests {
-		d, ok := retryAfter(tt.in, now)
-		if d != tt.want || ok != tt.wantOK {
-			t.Errorf("retryAfter(%q) = %v, %v, want %v, %v", tt.in, d, ok, tt.want, tt.wantOK)
-		}
 	}
 }
 
