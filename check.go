@@ -18,7 +18,7 @@ func check(args []string, stdout, stderr io.Writer) int {
 	if err := fl.Parse(args); err != nil {
 		return 2
 	}
-	cfg, err := relay.Load(*configPath, loadOptions())
+	cfg, err := relay.Load(*configPath, loadOptions(nil))
 	if err != nil {
 		fmt.Fprintf(stderr, "%v\n", err)
 		fmt.Fprintf(stderr, "hooknote: %s is not valid\n", *configPath)

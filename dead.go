@@ -24,7 +24,7 @@ func dead(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if *admin == "" {
-		cfg, err := relay.Load(*configPath, loadOptions())
+		cfg, err := relay.Load(*configPath, loadOptions(nil))
 		if err != nil {
 			fmt.Fprintf(stderr, "%v\n", err)
 			return 1

@@ -121,7 +121,7 @@ func runDemo(stdout, stderr io.Writer, keep bool) error {
 	host, port, _ := net.SplitHostPort(smtpAddr)
 	src := fmt.Sprintf(demoConfig, filepath.Join(dir, "state"), host, port, caFile)
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
-	cfg, err := relay.LoadText("demo.toml", src, config.Env{Lookup: lookup, Dir: dir}, loadOptions())
+	cfg, err := relay.LoadText("demo.toml", src, config.Env{Lookup: lookup, Dir: dir}, loadOptions(nil))
 	if err != nil {
 		return fmt.Errorf("demo config: %w", err)
 	}

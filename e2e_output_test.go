@@ -118,8 +118,11 @@ func TestSlackOutputSafety(t *testing.T) {
 	if status, answer := d.post(t, hostileWebhook(t, "slack-hostile", hostile, q), q.Encode(), "msg_slack_hostile"); status != 200 {
 		t.Fatalf("POST = %d %s", status, answer)
 	}
-	huge := map[string]any{"model": "acme/" + strings.Repeat("<!channel>", 1000)}
-	if status, answer := d.post(t, hostileWebhook(t, "slack-huge", huge, q), q.Encode(), "msg_slack_huge"); status != 200 {
+	// The payload's names are cut to 1 KiB (replicate): a huge customId is
+	// what reaches Slack's limit.
+	huge := map[string]any{"model": "acme/huge"}
+	hq := url.Values{"to": {"slack"}, "customId": {strings.Repeat("<!channel>", 1000)}}
+	if status, answer := d.post(t, hostileWebhook(t, "slack-huge", huge, hq), hq.Encode(), "msg_slack_huge"); status != 200 {
 		t.Fatalf("POST = %d %s", status, answer)
 	}
 	eventually(t, "two Slack messages", 10*time.Second, func() bool { return len(e.slack.delivered()) == 2 })
@@ -138,7 +141,7 @@ func TestSlackOutputSafety(t *testing.T) {
 			t.Errorf("Slack text has %d runes, want at most 4000", n)
 		}
 		key := "hostile"
-		if strings.Contains(msg.Text, "acme/&lt;!channel&gt;&lt;!channel&gt;") {
+		if strings.Contains(msg.Text, "`&lt;!channel&gt;&lt;!channel&gt;") {
 			key = "huge"
 		}
 		texts[key] = msg.Text

@@ -62,7 +62,7 @@ func TestGoldenMessages(t *testing.T) {
 	caFile := filepath.Join(dir, "ca.pem")
 	os.WriteFile(caFile, caPEM, 0o600)
 	host, port, _ := net.SplitHostPort(smtpAddr)
-	cfg, err := relay.LoadText("golden.toml", fmt.Sprintf(goldenConfig, slackAddr, host, port, caFile), config.Env{Lookup: os.LookupEnv, Dir: dir}, loadOptions())
+	cfg, err := relay.LoadText("golden.toml", fmt.Sprintf(goldenConfig, slackAddr, host, port, caFile), config.Env{Lookup: os.LookupEnv, Dir: dir}, loadOptions(nil))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"runtime"
 	"strings"
@@ -50,8 +51,10 @@ func samples() []replicate.Sample {
 	return s
 }
 
-func loadOptions() relay.LoadOptions {
-	return relay.LoadOptions{Builders: builders(), Samples: samples()}
+// loadOptions are what every command loads the config with; the notifiers
+// log to log (nil: nowhere).
+func loadOptions(log *slog.Logger) relay.LoadOptions {
+	return relay.LoadOptions{Builders: builders(), Samples: samples(), Logger: log}
 }
 
 const usage = `usage: hooknote <command> [flags]

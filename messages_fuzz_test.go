@@ -58,7 +58,7 @@ func FuzzMessages(f *testing.F) {
 	slack := &slackCapture{}
 	srv := httptest.NewServer(slack)
 	f.Cleanup(srv.Close)
-	cfg, err := relay.LoadText("fuzz.toml", fmt.Sprintf(messagesConfig, strings.TrimPrefix(srv.URL, "http://")), config.Env{Lookup: os.LookupEnv, Dir: f.TempDir()}, loadOptions())
+	cfg, err := relay.LoadText("fuzz.toml", fmt.Sprintf(messagesConfig, strings.TrimPrefix(srv.URL, "http://")), config.Env{Lookup: os.LookupEnv, Dir: f.TempDir()}, loadOptions(nil))
 	if err != nil {
 		f.Fatalf("Parse() = %v", err)
 	}

@@ -39,7 +39,7 @@ func send(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if *configPath != "" {
-		cfg, err := relay.Load(*configPath, loadOptions())
+		cfg, err := relay.Load(*configPath, loadOptions(nil))
 		if err != nil {
 			fmt.Fprintf(stderr, "hooknote: %v\n", err)
 			return 1

@@ -46,6 +46,22 @@ func newLogger(l config.Log, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
+// logSection is the config's [log] section, for the logger the rest of the
+// config is loaded with; defaults when the file cannot be read (loading it
+// then reports why).
+func logSection(path string) config.Log {
+	def := config.Log{Level: "info", Format: "text"}
+	src, env, err := config.Read(path)
+	if err != nil {
+		return def
+	}
+	f, errs := config.Parse(src, env)
+	if f == nil || len(errs) > 0 {
+		return def
+	}
+	return f.Log
+}
+
 func serve(args []string, stderr io.Writer) int {
 	fl := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fl.SetOutput(stderr)
@@ -53,12 +69,12 @@ func serve(args []string, stderr io.Writer) int {
 	if err := fl.Parse(args); err != nil {
 		return 2
 	}
-	cfg, err := relay.Load(*configPath, loadOptions())
+	log := newLogger(logSection(*configPath), stderr)
+	cfg, err := relay.Load(*configPath, loadOptions(log))
 	if err != nil {
 		fmt.Fprintf(stderr, "hooknote: %v\n", err)
 		return 1
 	}
-	log := newLogger(cfg.File.Log, stderr)
 	for _, w := range cfg.File.Warnings() {
 		log.Warn(w)
 	}
@@ -205,7 +221,7 @@ func serveHTTP(srv *http.Server, l net.Listener, name string) error {
 func (d *runningDaemon) reload(path string) {
 	sdNotify(fmt.Sprintf("RELOADING=1\nMONOTONIC_USEC=%d", monotonicUsec()))
 	defer sdNotify(daemon.SdNotifyReady)
-	cfg, err := relay.Load(path, loadOptions())
+	cfg, err := relay.Load(path, loadOptions(d.log))
 	if err != nil {
 		d.metrics.Reloaded(false)
 		d.log.Error("reload refused; the previous config keeps serving", "error", err)

@@ -29,7 +29,7 @@ func testCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: hooknote test [-config FILE] [-query Q] [-send] BODY.json")
 		return 2
 	}
-	cfg, err := relay.Load(*configPath, loadOptions())
+	cfg, err := relay.Load(*configPath, loadOptions(nil))
 	if err != nil {
 		fmt.Fprintf(stderr, "%v\n", err)
 		return 1

@@ -172,6 +172,7 @@ func (r *Relay) deliver(ctx context.Context, j store.Job) {
 		sctx, cancel := context.WithTimeoutCause(ctx, e.timeout, fmt.Errorf("send took longer than the notifier's timeout %s", e.timeout))
 		start := r.now()
 		err = e.n.Notify(sctx, msg)
+		e.afterSend()
 		took = r.now().Sub(start)
 		err = sendError(ctx, sctx, err)
 		cancel()

@@ -77,7 +77,7 @@ func (f *fakeNotifier) callTimes() []time.Time {
 func fakeBuilders(got map[string]*fakeNotifier) map[string]Builder {
 	var mu sync.Mutex
 	return map[string]Builder{
-		"fake": func(decode func(any) error) (notifiers.Notifier, notifiers.Templates, error) {
+		"fake": func(decode func(any) error, _ notifiers.Deps) (notifiers.Notifier, notifiers.Templates, error) {
 			var c fakeConfig
 			if err := decode(&c); err != nil {
 				return nil, notifiers.Templates{}, err

@@ -4,10 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
+	"net/http"
 	"net/url"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
@@ -20,8 +23,8 @@ import (
 
 // Builder decodes the notifier-specific keys of one [notifiers.NAME] table
 // with decode (which also resolves ${VAR} and *_file secrets) and builds the
-// notifier and the templates relay must render for it.
-type Builder func(decode func(v any) error) (notifiers.Notifier, notifiers.Templates, error)
+// notifier, with deps, and the templates relay must render for it.
+type Builder func(decode func(v any) error, deps notifiers.Deps) (notifiers.Notifier, notifiers.Templates, error)
 
 // notifierConfig is what every notifier package's Config provides.
 type notifierConfig interface {
@@ -30,13 +33,13 @@ type notifierConfig interface {
 
 // Build returns the Builder for a notifier package: its Config type and its
 // New. main wires one line per notifier type: "slack": relay.Build(slack.New).
-func Build[C notifierConfig, N notifiers.Notifier](newNotifier func(C) (N, error)) Builder {
-	return func(decode func(v any) error) (notifiers.Notifier, notifiers.Templates, error) {
+func Build[C notifierConfig, N notifiers.Notifier](newNotifier func(C, notifiers.Deps) (N, error)) Builder {
+	return func(decode func(v any) error, deps notifiers.Deps) (notifiers.Notifier, notifiers.Templates, error) {
 		var c C
 		if err := decode(&c); err != nil {
 			return nil, notifiers.Templates{}, err
 		}
-		n, err := newNotifier(c)
+		n, err := newNotifier(c, deps)
 		if err != nil {
 			return nil, notifiers.Templates{}, err
 		}
@@ -49,6 +52,7 @@ type LoadOptions struct {
 	Builders map[string]Builder // notifier type → builder
 	Samples  []replicate.Sample // rendered against at load
 	Env      *config.Env        // nil: the process environment, *_file beside the config
+	Logger   *slog.Logger       // given to the notifiers; nil discards
 }
 
 // Config is a loaded, validated, fully built configuration: rules messageTemplates,
@@ -66,6 +70,8 @@ type Config struct {
 type notifierEntry struct {
 	name, path, typ string
 	n               notifiers.Notifier
+	client          *http.Client // the notifier's own (notifiers.Deps)
+	retired         atomic.Bool  // a reload replaced it: close the client's connections once idle
 	tmpl            *messageTemplates
 	rate            config.Rate
 	timeout         time.Duration
@@ -96,7 +102,11 @@ func LoadText(name, src string, env config.Env, opts LoadOptions) (*Config, erro
 	if err != nil {
 		errs = append(errs, config.At("templates.files", err))
 	}
-	errs = append(errs, c.buildNotifiers(set, opts.Builders)...)
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	errs = append(errs, c.buildNotifiers(set, opts.Builders, log)...)
 	var rerrs []error
 	c.Rules, rerrs = rules.New(f.Rules)
 	errs = append(errs, rerrs...)
@@ -115,7 +125,7 @@ func LoadText(name, src string, env config.Env, opts LoadOptions) (*Config, erro
 	return c, nil
 }
 
-func (c *Config) buildNotifiers(set *templates.Set, builders map[string]Builder) []error {
+func (c *Config) buildNotifiers(set *templates.Set, builders map[string]Builder, log *slog.Logger) []error {
 	var errs []error
 	for _, nc := range c.File.Notifiers {
 		if !nc.Valid() {
@@ -126,12 +136,15 @@ func (c *Config) buildNotifiers(set *templates.Set, builders map[string]Builder)
 			errs = append(errs, config.Errorf(nc.Path()+".type", "unknown notifier type %q (have %s)", nc.Type, typeList(builders)))
 			continue
 		}
-		n, tmpl, err := build(nc.Decode)
+		// Every worker may send to the same host at once: keep that many
+		// connections idle rather than dialing anew (issue 11).
+		client := notifiers.NewHTTPClient(c.File.Delivery.Workers)
+		n, tmpl, err := build(nc.Decode, notifiers.Deps{HTTP: client, Log: log.With("notifier", nc.Name)})
 		if err != nil {
 			errs = append(errs, placeNotifierErrors(nc.Path(), err)...)
 			continue
 		}
-		e := &notifierEntry{name: nc.Name, path: nc.Path(), typ: nc.Type, n: n, rate: nc.Rate, timeout: nc.Timeout}
+		e := &notifierEntry{name: nc.Name, path: nc.Path(), typ: nc.Type, n: n, client: client, rate: nc.Rate, timeout: nc.Timeout}
 		if set != nil {
 			var terrs []error
 			e.tmpl, terrs = compileTemplates(set, nc.Path(), tmpl)
@@ -189,6 +202,23 @@ func (c *Config) renderSamples(samples []replicate.Sample) []error {
 		}
 	}
 	return errs
+}
+
+// retire closes the idle connections of the notifiers' HTTP clients once a
+// reload has replaced c; a send still in progress closes its connection
+// when it ends (afterSend).
+func (c *Config) retire() {
+	for _, e := range c.notifiers {
+		e.retired.Store(true)
+		e.client.CloseIdleConnections()
+	}
+}
+
+// afterSend closes e's idle connections if a reload retired e while it sent.
+func (e *notifierEntry) afterSend() {
+	if e.retired.Load() {
+		e.client.CloseIdleConnections()
+	}
 }
 
 // NotifierNames returns the configured notifier names, sorted.

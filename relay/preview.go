@@ -38,5 +38,6 @@ func (p Preview) Send(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.entry.timeout)
 	defer cancel()
+	defer p.entry.afterSend()
 	return p.entry.n.Notify(ctx, p.Message)
 }

@@ -72,6 +72,7 @@ func (r *Relay) Reload(cfg *Config) {
 	if old.File.Server != cfg.File.Server || old.File.State != cfg.File.State || old.File.Delivery.Workers != cfg.File.Delivery.Workers {
 		r.log.Warn("reload: server, state and delivery.workers settings take effect at restart")
 	}
+	old.retire()
 	r.wakeDispatcher()
 }
 

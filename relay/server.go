@@ -110,6 +110,10 @@ func (in *intake) handle(w http.ResponseWriter, req *http.Request) outcome {
 		return failure(http.StatusServiceUnavailable, "unavailable", "shutting down", nil)
 	}
 	cfg := r.cfg.Load()
+	srv := cfg.File.Server
+	if req.ContentLength > int64(srv.MaxBody) {
+		return bodyFailure(&http.MaxBytesError{Limit: int64(srv.MaxBody)})
+	}
 	if cfg.verifier != nil {
 		if err := cfg.verifier.CheckHeaders(req.Header); err != nil {
 			return failure(http.StatusUnauthorized, "bad_signature", err.Error(), err)
@@ -117,7 +121,6 @@ func (in *intake) handle(w http.ResponseWriter, req *http.Request) outcome {
 	}
 	br := &bodyReader{budget: in.buffered}
 	defer br.release()
-	srv := cfg.File.Server
 	body, err := br.read(w, req, int64(srv.MaxBody), srv.ReadTimeout.Duration)
 	if err != nil {
 		return bodyFailure(err)
