@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"mime"
+	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hooknote/hooknote/store"
@@ -13,6 +16,11 @@ import (
 
 // AdminHandler serves the admin listener (DESIGN §5): /healthz, /readyz and
 // the dead letters. extra adds routes (main adds /metrics).
+//
+// A browser must not be turned against it: a request whose Host is a name
+// other than localhost or the configured admin_listen host (DNS
+// rebinding) is answered 403, and so is a state-changing request sent
+// cross-site (Origin, Sec-Fetch-Site) or with a form content type (CSRF).
 func (r *Relay) AdminHandler(extra map[string]http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", healthz)
@@ -24,7 +32,42 @@ func (r *Relay) AdminHandler(extra map[string]http.Handler) http.Handler {
 	for pattern, h := range extra {
 		mux.Handle(pattern, h)
 	}
-	return mux
+	host, _, _ := net.SplitHostPort(r.cfg.Load().File.Server.AdminListen)
+	return guardAdmin(host, http.NewCrossOriginProtection().Handler(mux))
+}
+
+// guardAdmin answers 403 to a request for another host than the admin
+// listener's own (an IP address, localhost or configured), and to a
+// state-changing request with a form content type, which a browser sends
+// cross-site without asking.
+func guardAdmin(own string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if !adminHost(req.Host, own) {
+			http.Error(w, "forbidden: unexpected Host for the admin listener", http.StatusForbidden)
+			return
+		}
+		if req.Method != http.MethodGet && req.Method != http.MethodHead {
+			ct, _, _ := mime.ParseMediaType(req.Header.Get("Content-Type"))
+			switch ct {
+			case "application/x-www-form-urlencoded", "multipart/form-data", "text/plain":
+				http.Error(w, "forbidden: form content type on the admin listener", http.StatusForbidden)
+				return
+			}
+		}
+		next.ServeHTTP(w, req)
+	})
+}
+
+// adminHost reports whether a request's Host names the admin listener: an
+// IP address, localhost, or own (the configured host) — never another name,
+// which is how DNS rebinding reaches a private address.
+func adminHost(hostport, own string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	return net.ParseIP(host) != nil || strings.EqualFold(host, "localhost") || (own != "" && strings.EqualFold(host, own))
 }
 
 func (r *Relay) readyz(w http.ResponseWriter, req *http.Request) {

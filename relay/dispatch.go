@@ -166,17 +166,24 @@ func (r *Relay) deliver(ctx context.Context, j store.Job) {
 		case <-t.C:
 		}
 	}
+	// The notifier's timeout covers rendering and sending: a payload that
+	// is slow to render costs its own notification's time, no more.
+	sctx, cancel := context.WithTimeoutCause(ctx, e.timeout, fmt.Errorf("send took longer than the notifier's timeout %s", e.timeout))
+	start := r.now()
 	msg, happened, err := r.message(e, j, log)
+	rendered := r.now()
+	r.metrics.render(e.name, rendered.Sub(start))
+	if err == nil && sctx.Err() != nil {
+		err = fmt.Errorf("rendering took longer than the notifier's timeout %s: %w", e.timeout, context.DeadlineExceeded)
+	}
 	took := time.Duration(0)
 	if err == nil {
-		sctx, cancel := context.WithTimeoutCause(ctx, e.timeout, fmt.Errorf("send took longer than the notifier's timeout %s", e.timeout))
-		start := r.now()
 		err = e.n.Notify(sctx, msg)
 		e.afterSend()
-		took = r.now().Sub(start)
+		took = r.now().Sub(rendered)
 		err = sendError(ctx, sctx, err)
-		cancel()
 	}
+	cancel()
 	if err == nil {
 		r.record(ctx, "record delivery", log, func(ctx context.Context) error { return r.store.Complete(ctx, j.ID) })
 		r.metrics.attempt(e.name, "delivered", "none", took)

@@ -17,6 +17,7 @@ type Metrics struct {
 	fallbacks     *prometheus.CounterVec
 	ack           prometheus.Histogram
 	send          *prometheus.HistogramVec
+	renders       *prometheus.HistogramVec
 	endToEnd      *prometheus.HistogramVec
 	reloads       *prometheus.CounterVec
 	reloadOK      prometheus.Gauge
@@ -50,6 +51,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "Time one send to a notifier took, whatever its outcome.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 15),
 		}, []string{"notifier"}),
+		renders: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "hooknote_render_duration_seconds",
+			Help:    "Time decoding the stored webhook and rendering one message took (it counts within the notifier's timeout).",
+			Buckets: prometheus.ExponentialBuckets(0.00005, 2, 16),
+		}, []string{"notifier"}),
 		endToEnd: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "hooknote_end_to_end_seconds",
 			Help:    "Time from the event's completed_at (or its receipt when absent) to its delivery.",
@@ -68,7 +74,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "When the config was last loaded successfully.",
 		}),
 	}
-	reg.MustRegister(m.webhooks, m.notifications, m.fallbacks, m.ack, m.send, m.endToEnd, m.reloads, m.reloadOK, m.reloadTime)
+	reg.MustRegister(m.webhooks, m.notifications, m.fallbacks, m.ack, m.send, m.renders, m.endToEnd, m.reloads, m.reloadOK, m.reloadTime)
 	for _, r := range []string{"accepted", "duplicate", "unmatched", "stale", "bad_signature", "bad_request", "too_large", "method_not_allowed", "unavailable"} {
 		m.webhooks.WithLabelValues(r)
 	}
@@ -142,6 +148,13 @@ func (m *Metrics) attempt(notifier, result, reason string, took time.Duration) {
 	if took > 0 {
 		m.send.WithLabelValues(notifier).Observe(took.Seconds())
 	}
+}
+
+func (m *Metrics) render(notifier string, took time.Duration) {
+	if m == nil {
+		return
+	}
+	m.renders.WithLabelValues(notifier).Observe(took.Seconds())
 }
 
 func (m *Metrics) delivered(notifier string, since time.Time, now time.Time) {

@@ -57,7 +57,7 @@ func decodeNotice(j store.Job) notice {
 // wraps errRender: the job cannot be sent (no recipients, a stored body
 // that no longer decodes).
 func (r *Relay) message(e *notifierEntry, j store.Job, log *slog.Logger) (notifiers.Message, time.Time, error) {
-	ev, err := replicate.Decode(j.Body, replicate.ParseQuery(j.Query), j.ReceivedAt)
+	ev, err := r.events.decode(j)
 	if err != nil {
 		return notifiers.Message{}, time.Time{}, fmt.Errorf("%w: decode stored body: %w", errRender, err)
 	}

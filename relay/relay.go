@@ -35,6 +35,7 @@ type Relay struct {
 	ready    atomic.Bool
 	metrics  *Metrics
 	requests atomic.Uint64 // numbers the webhooks received, for log lines
+	events   eventCache    // decoded webhooks, shared by their jobs
 
 	mu    sync.Mutex
 	lanes map[string]*lane // per-notifier pacing, kept across reloads
@@ -42,7 +43,7 @@ type Relay struct {
 
 // Options are Relay's optional dependencies.
 type Options struct {
-	Now     func() time.Time // default time.Now
+	Now     func() time.Time // default processClock()
 	Metrics *Metrics         // nil: no metrics
 }
 
@@ -50,7 +51,7 @@ type Options struct {
 func New(cfg *Config, st store.Store, log *slog.Logger, opts Options) *Relay {
 	r := &Relay{store: st, log: log, now: opts.Now, metrics: opts.Metrics, wake: make(chan struct{}, 1), ping: make(chan chan struct{}), lanes: map[string]*lane{}}
 	if r.now == nil {
-		r.now = time.Now
+		r.now = processClock()
 	}
 	if r.metrics != nil {
 		r.metrics.reg.MustRegister(newStoreCollector(st))
@@ -58,6 +59,17 @@ func New(cfg *Config, st store.Store, log *slog.Logger, opts Options) *Relay {
 	r.cfg.Store(cfg)
 	r.ready.Store(true)
 	return r
+}
+
+// processClock returns a clock that reads the wall time when it was made
+// plus the monotonic time elapsed since. Due times, pauses and ages are
+// stored as wall times; within the process a step of the wall clock (NTP, a
+// resumed VM) then neither dead-letters pending jobs early nor delays a
+// retry by the size of the step. Across a restart, the wall clock at start
+// is the reference.
+func processClock() func() time.Time {
+	base := time.Now()
+	return func() time.Time { return base.Add(time.Since(base)) }
 }
 
 // Config returns the config in force.
