@@ -40,8 +40,9 @@ type Options struct {
 	LockTimeout time.Duration
 }
 
-// DB is the embedded store.Store, one bbolt file. Enqueue calls share commits
-// through one committer goroutine; leases live in memory only.
+// DB is the embedded store.Store, one bbolt file. Enqueue calls and job
+// operations (complete, retry, postpone, kill) share commits through one
+// committer goroutine; leases live in memory only.
 type DB struct {
 	bolt      *bbolt.DB
 	dedupeFor time.Duration
@@ -52,11 +53,11 @@ type DB struct {
 	closeMu sync.RWMutex
 	closed  bool
 
-	reqs chan *enqueueReq // to the committer
-	quit chan struct{}    // closed by Close: the committer exits
-	done chan struct{}    // closed by the committer when it has exited
+	reqs chan *commitReq // to the committer
+	quit chan struct{}   // closed by Close: the committer exits
+	done chan struct{}   // closed by the committer when it has exited
 
-	commits      atomic.Uint64 // committed Enqueue batches (tests)
+	commits      atomic.Uint64 // committed batches (tests)
 	beforeCommit func(n int)   // test hook: called with each batch's size before its transaction
 
 	mu     sync.Mutex // guards leased; held across Claim's scan
@@ -103,7 +104,7 @@ func Open(path string, opts Options) (*DB, error) {
 		bolt:      b,
 		dedupeFor: opts.DedupeFor,
 		log:       opts.Logger,
-		reqs:      make(chan *enqueueReq, maxBatch),
+		reqs:      make(chan *commitReq, maxBatch),
 		quit:      make(chan struct{}),
 		done:      make(chan struct{}),
 		leased:    make(map[uint64]struct{}),
