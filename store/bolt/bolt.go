@@ -115,15 +115,15 @@ func Open(path string, opts Options) (*DB, error) {
 
 // initBuckets creates the buckets and checks the format version.
 func initBuckets(tx *bbolt.Tx) error {
-	for _, name := range allBuckets {
-		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+	for _, name := range allBuckets() {
+		if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
 			return fmt.Errorf("create bucket %q: %w", name, err)
 		}
 	}
-	meta := tx.Bucket(bucketMeta)
-	switch v := meta.Get(keyVersion); {
+	meta := tx.Bucket([]byte(bucketMeta))
+	switch v := meta.Get([]byte(keyVersion)); {
 	case v == nil, len(v) == 1 && v[0] == formatVersionV1:
-		return meta.Put(keyVersion, []byte{formatVersion})
+		return meta.Put([]byte(keyVersion), []byte{formatVersion})
 	case len(v) != 1 || v[0] != formatVersion:
 		return fmt.Errorf("unsupported format version %v", v)
 	}
@@ -174,8 +174,8 @@ func (d *DB) Stats(ctx context.Context) (store.Stats, error) {
 	defer leave()
 	var s store.Stats
 	err = d.bolt.View(func(tx *bbolt.Tx) error {
-		s.Pending = tx.Bucket(bucketJobs).Stats().KeyN
-		s.Dead = tx.Bucket(bucketDead).Stats().KeyN
+		s.Pending = tx.Bucket([]byte(bucketJobs)).Stats().KeyN
+		s.Dead = tx.Bucket([]byte(bucketDead)).Stats().KeyN
 		return nil
 	})
 	if err != nil {
@@ -213,7 +213,7 @@ func (d *DB) Sweep(ctx context.Context, now time.Time) (int, error) {
 func (d *DB) sweepChunk(now int64) (int, error) {
 	n := 0
 	err := d.bolt.Update(func(tx *bbolt.Tx) error {
-		seen, index := tx.Bucket(bucketSeen), tx.Bucket(bucketExpiry)
+		seen, index := tx.Bucket([]byte(bucketSeen)), tx.Bucket([]byte(bucketExpiry))
 		var keys [][]byte
 		c := index.Cursor()
 		for k, _ := c.First(); k != nil && len(keys) < sweepChunk; k, _ = c.Next() {

@@ -52,7 +52,7 @@ func TestRoundTrip(t *testing.T) {
 			t.Errorf("body refs after %s (-want +got):\n%s", s.name, diff)
 		}
 	}
-	for _, b := range [][]byte{bucketJobs, bucketDue, bucketDead, bucketBodies, bucketRefs} {
+	for _, b := range []string{bucketJobs, bucketDue, bucketDead, bucketBodies, bucketRefs} {
 		if n := keyCount(t, d, b); n != 0 {
 			t.Errorf("bucket %s has %d keys, want 0", b, n)
 		}
