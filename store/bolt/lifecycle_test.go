@@ -1,7 +1,6 @@
 package bolt
 
 import (
-	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -9,97 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
 	bolterrors "go.etcd.io/bbolt/errors"
-
-	"github.com/hooknote/hooknote/store"
 )
-
-// TestReopen closes the store with work in every state and opens the file
-// again: nothing acknowledged is lost, and leases are gone.
-func TestReopen(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "hooknote.db")
-	d := openAt(t, path, Options{})
-	mustEnqueue(t, d, hook("w1", "ev1", "succeeded", t0, "r/a", "r/b", "r/c", "r/d"))
-	if got := ids(mustClaim(t, d, t0, 3)); !cmp.Equal(got, []uint64{1, 2, 3}) {
-		t.Fatalf("Claim() ids = %v, want [1 2 3]", got)
-	}
-	if err := d.Complete(ctx, 1); err != nil {
-		t.Fatalf("Complete(1) = %v", err)
-	}
-	if err := d.Kill(ctx, 2, store.Kill{Attempted: true, Reason: "gone", At: t0, Then: nil}); err != nil {
-		t.Fatalf("Kill(2) = %v", err)
-	}
-	// Job 3 stays leased (a crash mid-send), job 4 pending.
-	if err := d.Close(); err != nil {
-		t.Fatalf("Close() = %v", err)
-	}
-
-	d = openAt(t, path, Options{})
-	if got := ids(mustClaim(t, d, t0, 10)); !cmp.Equal(got, []uint64{3, 4}) {
-		t.Errorf("Claim() after reopen ids = %v, want [3 4]", got)
-	}
-	dead, err := d.Dead(ctx)
-	if err != nil || !cmp.Equal(ids(dead), []uint64{2}) || dead[0].LastError != "gone" {
-		t.Errorf("Dead() after reopen = %+v, %v, want job 2 with its error", dead, err)
-	}
-	checks := []struct {
-		w    store.Webhook
-		want store.Enqueued
-	}{
-		{hook("w1", "ev1", "succeeded", t0, "r/e"), store.Enqueued{Duplicate: true}},
-		{hook("w2", "ev1", "succeeded", t0, "r/a"), store.Enqueued{Duplicate: true}},
-		{hook("w3", "ev1", "processing", t0, "r/a"), store.Enqueued{Stale: true}},
-		{hook("w4", "ev2", "failed", t0, "r/a"), store.Enqueued{Accepted: 1}},
-	}
-	for _, c := range checks {
-		if diff := cmp.Diff(c.want, mustEnqueue(t, d, c.w)); diff != "" {
-			t.Errorf("Enqueue(%q) after reopen (-want +got):\n%s", c.w.WebhookID, diff)
-		}
-	}
-	// Ids keep increasing across restarts.
-	if got := ids(mustClaim(t, d, t0, 10)); !cmp.Equal(got, []uint64{5}) {
-		t.Errorf("Claim() of the new job ids = %v, want [5]", got)
-	}
-}
-
-func TestClosed(t *testing.T) {
-	ctx := context.Background()
-	d := openTest(t, Options{})
-	mustEnqueue(t, d, hook("w1", "ev1", "failed", t0, "r/slack"))
-	if err := d.Close(); err != nil {
-		t.Fatalf("Close() = %v", err)
-	}
-	select {
-	case <-d.done:
-	default:
-		t.Errorf("committer still running after Close")
-	}
-	calls := []struct {
-		name string
-		do   func() error
-	}{
-		{"Enqueue", func() error { _, err := d.Enqueue(ctx, hook("w2", "ev2", "failed", t0)); return err }},
-		{"Claim", func() error { _, err := d.Claim(ctx, t0, 1); return err }},
-		{"NextDue", func() error { _, _, err := d.NextDue(ctx); return err }},
-		{"Complete", func() error { return d.Complete(ctx, 1) }},
-		{"Retry", func() error { return d.Retry(ctx, 1, t0, "x") }},
-		{"Release", func() error { return d.Release(ctx, 1) }},
-		{"Kill", func() error { return d.Kill(ctx, 1, store.Kill{Attempted: false, Reason: "x", At: t0, Then: nil}) }},
-		{"Dead", func() error { _, err := d.Dead(ctx); return err }},
-		{"Revive", func() error { return d.Revive(ctx, 1, t0) }},
-		{"Drop", func() error { return d.Drop(ctx, 1) }},
-		{"Sweep", func() error { _, err := d.Sweep(ctx, t0); return err }},
-		{"Stats", func() error { _, err := d.Stats(ctx); return err }},
-		{"Close", d.Close},
-	}
-	for _, c := range calls {
-		if err := c.do(); !errors.Is(err, store.ErrClosed) {
-			t.Errorf("%s after Close = %v, want %v", c.name, err, store.ErrClosed)
-		}
-	}
-}
 
 func TestOpenLocked(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "hooknote.db")
@@ -157,4 +67,18 @@ func writeFile(t *testing.T, path, content string) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// TestCloseStopsCommitter: Close returns after the committer has exited.
+func TestCloseStopsCommitter(t *testing.T) {
+	d := openTest(t, Options{})
+	mustEnqueue(t, d, hook("w1", "ev1", "failed", t0, "r/slack"))
+	if err := d.Close(); err != nil {
+		t.Fatalf("Close() = %v", err)
+	}
+	select {
+	case <-d.done:
+	default:
+		t.Errorf("committer still running after Close()")
+	}
 }
