@@ -1,6 +1,7 @@
 package bolt
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -8,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/hooknote/hooknote/store"
+	"go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
 )
 
@@ -69,6 +73,88 @@ func writeFile(t *testing.T, path, content string) string {
 	return path
 }
 
+// TestFormatVersion checks the version in the meta bucket at Open: a new
+// file and a version 1 file are marked version 2, anything else is
+// refused.
+func TestFormatVersion(t *testing.T) {
+	tests := []struct {
+		name    string
+		version []byte // nil: no meta bucket (a new file)
+		wantErr string
+	}{
+		{name: "new file"},
+		{name: "version 1 is upgraded", version: []byte{formatVersionV1}},
+		{name: "version 2", version: []byte{formatVersion}},
+		{name: "a later version", version: []byte{formatVersion + 1}, wantErr: "unsupported format version"},
+		{name: "two bytes", version: []byte{formatVersion, 0}, wantErr: "unsupported format version"},
+		{name: "empty", version: []byte{}, wantErr: "unsupported format version"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "hooknote.db")
+			if tt.version != nil {
+				writeBolt(t, path, func(tx *bbolt.Tx) error {
+					meta, err := tx.CreateBucket([]byte(bucketMeta))
+					if err != nil {
+						return err
+					}
+					return meta.Put([]byte(keyVersion), tt.version)
+				})
+			}
+			d, err := Open(path, Options{})
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Errorf("Open() = %v, want an error containing %q", err, tt.wantErr)
+				}
+				if d != nil {
+					_ = d.Close()
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Open() = %v", err)
+			}
+			defer d.Close()
+			var got []byte
+			_ = d.bolt.View(func(tx *bbolt.Tx) error {
+				got = append(got, tx.Bucket([]byte(bucketMeta)).Get([]byte(keyVersion))...)
+				return nil
+			})
+			if !bytes.Equal(got, []byte{formatVersion}) {
+				t.Errorf("version after Open() = %v, want [%d]", got, formatVersion)
+			}
+		})
+	}
+}
+
+// TestOpenVersion1File opens a file written by format version 1, with a
+// pending job whose record is version 1: the job is claimed as it was.
+func TestOpenVersion1File(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "hooknote.db")
+	body := []byte(`{"id":"ev1"}`)
+	rec := record{bodyID: 1, Job: store.Job{ID: 1, EventID: "ev1", Status: "failed", Rule: "r", Notifier: "slack",
+		WebhookID: "w1", ReceivedAt: t0, FirstAt: t0, NextAt: t0}}
+	writeBolt(t, path, func(tx *bbolt.Tx) error {
+		if err := initBuckets(tx); err != nil {
+			return err
+		}
+		tn := openTxn(tx)
+		return errors.Join(
+			tx.Bucket([]byte(bucketMeta)).Put([]byte(keyVersion), []byte{formatVersionV1}),
+			tn.jobs.Put(itob(1), encodeV1(rec, 9)),
+			tn.due.Put(dueKey(nanos(t0), 1), nil),
+			tn.bodies.Put(itob(1), body),
+			tn.setRefs(1, 1),
+		)
+	})
+	d := openAt(t, path, Options{})
+	want := rec.Job
+	want.Body = body
+	if diff := cmp.Diff([]store.Job{want}, mustClaim(t, d, t0, 10)); diff != "" {
+		t.Errorf("Claim() (-want +got):\n%s", diff)
+	}
+}
+
 // TestCloseStopsCommitter: Close returns after the committer has exited.
 func TestCloseStopsCommitter(t *testing.T) {
 	d := openTest(t, Options{})
@@ -80,5 +166,21 @@ func TestCloseStopsCommitter(t *testing.T) {
 	case <-d.done:
 	default:
 		t.Errorf("committer still running after Close()")
+	}
+}
+
+// writeBolt runs fn in a write transaction of a bbolt file at path,
+// created if need be, and closes it.
+func writeBolt(t *testing.T, path string, fn func(*bbolt.Tx) error) {
+	t.Helper()
+	b, err := bbolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatalf("bbolt.Open(%q) = %v", path, err)
+	}
+	if err := b.Update(fn); err != nil {
+		t.Fatalf("write %q: %v", path, err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatalf("close %q: %v", path, err)
 	}
 }
