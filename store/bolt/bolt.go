@@ -40,8 +40,9 @@ type Options struct {
 	LockTimeout time.Duration
 }
 
-// DB is the embedded store.Store, one bbolt file. Enqueue calls share commits
-// through one committer goroutine; leases live in memory only.
+// DB is the embedded store.Store, one bbolt file. Enqueue calls and job
+// operations (complete, retry, postpone, kill) share commits through one
+// committer goroutine; leases live in memory only.
 type DB struct {
 	bolt      *bbolt.DB
 	dedupeFor time.Duration
@@ -52,11 +53,11 @@ type DB struct {
 	closeMu sync.RWMutex
 	closed  bool
 
-	reqs chan *enqueueReq // to the committer
-	quit chan struct{}    // closed by Close: the committer exits
-	done chan struct{}    // closed by the committer when it has exited
+	reqs chan *commitReq // to the committer
+	quit chan struct{}   // closed by Close: the committer exits
+	done chan struct{}   // closed by the committer when it has exited
 
-	commits      atomic.Uint64 // committed Enqueue batches (tests)
+	commits      atomic.Uint64 // committed batches (tests)
 	beforeCommit func(n int)   // test hook: called with each batch's size before its transaction
 
 	mu     sync.Mutex // guards leased; held across Claim's scan
@@ -103,7 +104,7 @@ func Open(path string, opts Options) (*DB, error) {
 		bolt:      b,
 		dedupeFor: opts.DedupeFor,
 		log:       opts.Logger,
-		reqs:      make(chan *enqueueReq, maxBatch),
+		reqs:      make(chan *commitReq, maxBatch),
 		quit:      make(chan struct{}),
 		done:      make(chan struct{}),
 		leased:    make(map[uint64]struct{}),
@@ -114,15 +115,15 @@ func Open(path string, opts Options) (*DB, error) {
 
 // initBuckets creates the buckets and checks the format version.
 func initBuckets(tx *bbolt.Tx) error {
-	for _, name := range allBuckets {
-		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+	for _, name := range allBuckets() {
+		if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
 			return fmt.Errorf("create bucket %q: %w", name, err)
 		}
 	}
-	meta := tx.Bucket(bucketMeta)
-	switch v := meta.Get(keyVersion); {
+	meta := tx.Bucket([]byte(bucketMeta))
+	switch v := meta.Get([]byte(keyVersion)); {
 	case v == nil, len(v) == 1 && v[0] == formatVersionV1:
-		return meta.Put(keyVersion, []byte{formatVersion})
+		return meta.Put([]byte(keyVersion), []byte{formatVersion})
 	case len(v) != 1 || v[0] != formatVersion:
 		return fmt.Errorf("unsupported format version %v", v)
 	}
@@ -173,8 +174,8 @@ func (d *DB) Stats(ctx context.Context) (store.Stats, error) {
 	defer leave()
 	var s store.Stats
 	err = d.bolt.View(func(tx *bbolt.Tx) error {
-		s.Pending = tx.Bucket(bucketJobs).Stats().KeyN
-		s.Dead = tx.Bucket(bucketDead).Stats().KeyN
+		s.Pending = tx.Bucket([]byte(bucketJobs)).Stats().KeyN
+		s.Dead = tx.Bucket([]byte(bucketDead)).Stats().KeyN
 		return nil
 	})
 	if err != nil {
@@ -212,7 +213,7 @@ func (d *DB) Sweep(ctx context.Context, now time.Time) (int, error) {
 func (d *DB) sweepChunk(now int64) (int, error) {
 	n := 0
 	err := d.bolt.Update(func(tx *bbolt.Tx) error {
-		seen, index := tx.Bucket(bucketSeen), tx.Bucket(bucketExpiry)
+		seen, index := tx.Bucket([]byte(bucketSeen)), tx.Bucket([]byte(bucketExpiry))
 		var keys [][]byte
 		c := index.Cursor()
 		for k, _ := c.First(); k != nil && len(keys) < sweepChunk; k, _ = c.Next() {

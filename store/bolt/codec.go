@@ -9,21 +9,27 @@ import (
 	"github.com/hooknote/hooknote/store"
 )
 
-// Bucket names. Every multi-byte number in a key is big-endian so that keys
-// sort by it.
-var (
-	bucketMeta   = []byte("meta")   // "version" → formatVersion
-	bucketSeen   = []byte("seen")   // dedupe key → expiry (8 bytes)
-	bucketExpiry = []byte("expiry") // expiry (8 bytes) + dedupe key → nil
-	bucketJobs   = []byte("jobs")   // id (8 bytes) → job record
-	bucketDue    = []byte("due")    // nextAt (8 bytes) + id (8 bytes) → nil
-	bucketBodies = []byte("bodies") // body id (8 bytes) → raw body
-	bucketRefs   = []byte("refs")   // body id (8 bytes) → reference count (uvarint)
-	bucketDead   = []byte("dead")   // id (8 bytes) → job record
+// Bucket names, and the key of the format version in the meta bucket. They
+// are constants (a []byte variable could be changed in place): convert them
+// with []byte(name) where bbolt wants bytes. Every multi-byte number in a
+// key is big-endian so that keys sort by it.
+const (
+	bucketMeta   = "meta"   // keyVersion → formatVersion
+	bucketSeen   = "seen"   // dedupe key → expiry (8 bytes)
+	bucketExpiry = "expiry" // expiry (8 bytes) + dedupe key → nil
+	bucketJobs   = "jobs"   // id (8 bytes) → job record
+	bucketDue    = "due"    // nextAt (8 bytes) + id (8 bytes) → nil
+	bucketBodies = "bodies" // body id (8 bytes) → raw body
+	bucketRefs   = "refs"   // body id (8 bytes) → reference count (uvarint)
+	bucketDead   = "dead"   // id (8 bytes) → job record
 
-	allBuckets = [][]byte{bucketMeta, bucketSeen, bucketExpiry, bucketJobs, bucketDue, bucketBodies, bucketRefs, bucketDead}
-	keyVersion = []byte("version")
+	keyVersion = "version"
 )
+
+// allBuckets returns the names of every bucket, a new slice at each call.
+func allBuckets() []string {
+	return []string{bucketMeta, bucketSeen, bucketExpiry, bucketJobs, bucketDue, bucketBodies, bucketRefs, bucketDead}
+}
 
 // formatVersion is the on-disk layout version, stored in the meta bucket and
 // as the first byte of every record. Version 1 records (an on_dead notice id

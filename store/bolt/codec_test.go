@@ -1,6 +1,8 @@
 package bolt
 
 import (
+	"encoding/binary"
+	"errors"
 	"testing"
 	"time"
 
@@ -54,6 +56,7 @@ func TestKeysSort(t *testing.T) {
 func FuzzDecodeRecord(f *testing.F) {
 	f.Add((&record{bodyID: 1, Job: store.Job{EventID: "e", Status: "s", NextAt: t0}}).encode())
 	f.Add([]byte{formatVersion})
+	f.Add(encodeV1(record{bodyID: 1, Job: store.Job{EventID: "e", Status: "s", NextAt: t0}}, 7))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := decodeRecord(1, b)
 		if err != nil {
@@ -67,4 +70,59 @@ func FuzzDecodeRecord(f *testing.F) {
 			t.Errorf("round trip (-first +second):\n%s", diff)
 		}
 	})
+}
+
+// encodeV1 is record.encode as format version 1 wrote it: an on_dead
+// notice id after the body id, and no Extra.
+func encodeV1(r record, noticeID uint64) []byte {
+	j := &r.Job
+	b := []byte{formatVersionV1}
+	b = binary.AppendUvarint(b, r.bodyID)
+	b = binary.AppendUvarint(b, noticeID)
+	b = binary.AppendUvarint(b, uint64(j.Attempts))
+	for _, t := range []time.Time{j.ReceivedAt, j.FirstAt, j.NextAt, j.DeadAt} {
+		b = binary.AppendVarint(b, nanos(t))
+	}
+	for _, s := range []string{j.EventID, j.Status, j.Rule, j.Notifier, j.WebhookID, j.Query, j.LastError} {
+		b = appendString(b, s)
+	}
+	return b
+}
+
+// TestDecodeV1Record reads records written by format version 1: the
+// notice id is skipped, Extra is nil; a re-encoded record is version 2.
+func TestDecodeV1Record(t *testing.T) {
+	tests := []struct {
+		name     string
+		rec      record
+		noticeID uint64
+	}{
+		{name: "zero", rec: record{Job: store.Job{ID: 1}}},
+		{name: "full notice", noticeID: 1 << 33, rec: record{bodyID: 5, Job: store.Job{
+			ID: 8, EventID: "ev1", Status: "failed", Rule: "on_dead", Notifier: "ops", WebhookID: "w1",
+			Query: "customId=7", ReceivedAt: t0, FirstAt: t0.Add(time.Second), NextAt: t0.Add(time.Minute),
+			Attempts: 3, LastError: "timeout", DeadAt: t0.Add(time.Hour),
+		}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v1 := encodeV1(tt.rec, tt.noticeID)
+			got, err := decodeRecord(tt.rec.ID, v1)
+			if err != nil {
+				t.Fatalf("decodeRecord(v1 %x) = %v", v1, err)
+			}
+			if diff := cmp.Diff(tt.rec, got, cmp.AllowUnexported(record{})); diff != "" {
+				t.Errorf("decodeRecord(v1) (-want +got):\n%s", diff)
+			}
+			if v := got.encode()[0]; v != formatVersion {
+				t.Errorf("encode() version = %d, want %d", v, formatVersion)
+			}
+			if _, err := decodeRecord(1, v1[:len(v1)-1]); !errors.Is(err, errCorrupt) {
+				t.Errorf("decodeRecord(truncated v1) = %v, want %v", err, errCorrupt)
+			}
+		})
+	}
+	if _, err := decodeRecord(1, []byte{formatVersion + 1}); !errors.Is(err, errCorrupt) {
+		t.Errorf("decodeRecord(version %d) = %v, want %v", formatVersion+1, err, errCorrupt)
+	}
 }

@@ -17,27 +17,31 @@ const (
 	maxBatchBytes = 64 << 20 // bytes of webhook bodies
 )
 
-// States of an enqueueReq.
+// States of a commitReq.
 const (
 	reqPending   int32 = iota // in the channel or a batch, not yet decided
 	reqTaken                  // in a transaction: the caller waits for its commit
 	reqAbandoned              // the caller's ctx ended first: never written
 )
 
-// enqueueReq is one Enqueue call handed to the committer. Its keys are built
-// by the caller's goroutine, off the committer's path.
-type enqueueReq struct {
+// commitReq is one write handed to the committer: either a webhook to
+// record (an Enqueue call: w and its keys, built by the caller's goroutine,
+// off the committer's path) or a job operation (op: complete, retry,
+// postpone, kill). Both kinds share the committer's transactions.
+type commitReq struct {
 	ctx   context.Context
-	op    func(*txn) error // a job operation (complete, retry, kill…) instead of a webhook
-	w     *store.Webhook
-	wkey  []byte   // webhook-id key; nil when the webhook has no id
-	tkey  []byte   // terminal mark of the event
-	jkeys [][]byte // per job; nil for a job without a dedupe key
+	op    func(*txn) error // a job operation; nil for a webhook
+	w     *store.Webhook   // the webhook; nil for a job operation
+	wkey  []byte           // webhook-id key; nil when the webhook has no id
+	tkey  []byte           // terminal mark of the event
+	jkeys [][]byte         // per job; nil for a job without a dedupe key
 	state atomic.Int32
-	res   chan enqueueResult // buffered: the committer never blocks on it
+	res   chan commitResult // buffered: the committer never blocks on it
 }
 
-type enqueueResult struct {
+// commitResult answers a commitReq: the Enqueue result of a webhook, and
+// the error of either kind.
+type commitResult struct {
 	enq store.Enqueued
 	err error
 }
@@ -58,7 +62,7 @@ func (d *DB) Enqueue(ctx context.Context, w store.Webhook) (store.Enqueued, erro
 }
 
 func (d *DB) enqueue(ctx context.Context, w *store.Webhook) (store.Enqueued, error) {
-	r, err := newEnqueueReq(ctx, w)
+	r, err := newWebhookReq(ctx, w)
 	if err != nil {
 		return store.Enqueued{}, err
 	}
@@ -84,7 +88,7 @@ func (d *DB) enqueue(ctx context.Context, w *store.Webhook) (store.Enqueued, err
 // return store.ErrNotFound (or wrap it) before it writes anything; that error is
 // its caller's alone, any other error fails the whole transaction.
 func (d *DB) submit(ctx context.Context, op func(*txn) error) error {
-	r := &enqueueReq{ctx: ctx, op: op, res: make(chan enqueueResult, 1)}
+	r := &commitReq{ctx: ctx, op: op, res: make(chan commitResult, 1)}
 	select {
 	case d.reqs <- r:
 	case <-ctx.Done():
@@ -102,27 +106,27 @@ func (d *DB) submit(ctx context.Context, op func(*txn) error) error {
 }
 
 // size is the body bytes a request adds to a batch.
-func (r *enqueueReq) size() int {
+func (r *commitReq) size() int {
 	if r.w == nil {
 		return 0
 	}
 	return len(r.w.Body)
 }
 
-// newEnqueueReq checks w against bbolt's limits and builds its keys.
-func newEnqueueReq(ctx context.Context, w *store.Webhook) (*enqueueReq, error) {
+// newWebhookReq checks w against bbolt's limits and builds its keys.
+func newWebhookReq(ctx context.Context, w *store.Webhook) (*commitReq, error) {
 	if w.ReceivedAt.IsZero() {
 		return nil, errors.New("zero ReceivedAt")
 	}
 	if int64(len(w.Body)) > bbolt.MaxValueSize {
 		return nil, fmt.Errorf("body of %d bytes is too large", len(w.Body))
 	}
-	r := &enqueueReq{
+	r := &commitReq{
 		ctx:   ctx,
 		w:     w,
 		tkey:  seenKey(seenTerminal, w.EventID),
 		jkeys: make([][]byte, len(w.Jobs)),
-		res:   make(chan enqueueResult, 1),
+		res:   make(chan commitResult, 1),
 	}
 	if w.WebhookID != "" {
 		r.wkey = seenKey(seenWebhook, w.WebhookID)
@@ -144,7 +148,7 @@ func newEnqueueReq(ctx context.Context, w *store.Webhook) (*enqueueReq, error) {
 // in one transaction and answers each, until Close.
 func (d *DB) commitLoop() {
 	defer close(d.done)
-	var batch []*enqueueReq
+	var batch []*commitReq
 	for {
 		select {
 		case <-d.quit:
@@ -158,7 +162,7 @@ func (d *DB) commitLoop() {
 }
 
 // gather appends the requests already waiting, within the batch limits.
-func (d *DB) gather(batch []*enqueueReq) []*enqueueReq {
+func (d *DB) gather(batch []*commitReq) []*commitReq {
 	size := batch[0].size()
 	for len(batch) < maxBatch && size < maxBatchBytes {
 		select {
@@ -174,7 +178,7 @@ func (d *DB) gather(batch []*enqueueReq) []*enqueueReq {
 
 // commit applies the requests still wanted in one transaction, in order,
 // and answers each: all with the commit's error, or each with its result.
-func (d *DB) commit(batch []*enqueueReq) {
+func (d *DB) commit(batch []*commitReq) {
 	taken := batch[:0:0]
 	for _, r := range batch {
 		if r.take() {
@@ -187,7 +191,7 @@ func (d *DB) commit(batch []*enqueueReq) {
 	if d.beforeCommit != nil {
 		d.beforeCommit(len(taken))
 	}
-	results := make([]enqueueResult, len(taken))
+	results := make([]commitResult, len(taken))
 	err := d.bolt.Update(func(tx *bbolt.Tx) error {
 		t := openTxn(tx)
 		for i, r := range taken {
@@ -212,7 +216,7 @@ func (d *DB) commit(batch []*enqueueReq) {
 	}
 	for i, r := range taken {
 		if err != nil {
-			r.res <- enqueueResult{err: fmt.Errorf("commit: %w", err)}
+			r.res <- commitResult{err: fmt.Errorf("commit: %w", err)}
 			continue
 		}
 		r.res <- results[i]
@@ -221,10 +225,10 @@ func (d *DB) commit(batch []*enqueueReq) {
 
 // take claims r for a transaction; false when its caller has given up (r
 // is then answered with its ctx error, if it has not been answered yet).
-func (r *enqueueReq) take() bool {
+func (r *commitReq) take() bool {
 	if err := r.ctx.Err(); err != nil {
 		if r.state.CompareAndSwap(reqPending, reqAbandoned) {
-			r.res <- enqueueResult{err: err}
+			r.res <- commitResult{err: err}
 		}
 		return false
 	}
@@ -234,7 +238,7 @@ func (r *enqueueReq) take() bool {
 // apply writes one webhook within the batch's transaction, following the
 // steps documented on store.Store.Enqueue. Dedupe keys are checked against the
 // webhook's ReceivedAt: a key expired by then counts as absent.
-func (d *DB) apply(t *txn, r *enqueueReq) (store.Enqueued, error) {
+func (d *DB) apply(t *txn, r *commitReq) (store.Enqueued, error) {
 	w := r.w
 	at := nanos(w.ReceivedAt)
 	exp := at + int64(d.dedupeFor)

@@ -9,149 +9,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
 	"go.etcd.io/bbolt"
 
 	"github.com/hooknote/hooknote/store"
 )
 
-const window = time.Hour // the dedupe window of these tests
-
-func TestEnqueue(t *testing.T) {
-	notice := hook("n1", "ev1", "failed", t0)
-	notice.Jobs = []store.NewJob{{Rule: "on_dead", Notifier: "slack", NoDedupe: true, Extra: []byte("7")}}
-	notice2 := notice
-	notice2.WebhookID = "n2"
-	noID := hook("", "ev1", "failed", t0, "r/slack")
-
-	tests := []struct {
-		name        string
-		hooks       []store.Webhook
-		want        []store.Enqueued
-		wantPending int
-	}{{
-		name:        "new webhook",
-		hooks:       []store.Webhook{hook("w1", "ev1", "succeeded", t0, "r/slack", "r/email")},
-		want:        []store.Enqueued{{Accepted: 2}},
-		wantPending: 2,
-	}, {
-		name: "same webhook id",
-		hooks: []store.Webhook{
-			hook("w1", "ev1", "processing", t0, "r/slack"),
-			hook("w1", "ev1", "processing", t0.Add(time.Minute), "r/slack", "r/email"),
-		},
-		want:        []store.Enqueued{{Accepted: 1}, {Duplicate: true}},
-		wantPending: 1,
-	}, {
-		name: "same event status rule notifier under another webhook id",
-		hooks: []store.Webhook{
-			hook("w1", "ev1", "failed", t0, "r/slack"),
-			hook("w2", "ev1", "failed", t0, "r/slack"),
-		},
-		want:        []store.Enqueued{{Accepted: 1}, {Duplicate: true}},
-		wantPending: 1,
-	}, {
-		name: "partial duplicate",
-		hooks: []store.Webhook{
-			hook("w1", "ev1", "failed", t0, "r/slack"),
-			hook("w2", "ev1", "failed", t0, "r/slack", "r/email"),
-		},
-		want:        []store.Enqueued{{Accepted: 1}, {Accepted: 1}},
-		wantPending: 2,
-	}, {
-		name: "all jobs duplicate still records the webhook id",
-		hooks: []store.Webhook{
-			hook("w1", "ev1", "failed", t0, "r/slack"),
-			hook("w2", "ev1", "failed", t0, "r/slack"),
-			hook("w2", "ev1", "failed", t0, "r/email"),
-		},
-		want:        []store.Enqueued{{Accepted: 1}, {Duplicate: true}, {Duplicate: true}},
-		wantPending: 1,
-	}, {
-		name:        "same route twice in one webhook",
-		hooks:       []store.Webhook{hook("w1", "ev1", "failed", t0, "r/slack", "r/slack")},
-		want:        []store.Enqueued{{Accepted: 1}},
-		wantPending: 1,
-	}, {
-		name: "no jobs records the webhook id",
-		hooks: []store.Webhook{
-			hook("w1", "ev1", "starting", t0),
-			hook("w1", "ev1", "starting", t0, "r/slack"),
-		},
-		want: []store.Enqueued{{}, {Duplicate: true}},
-	}, {
-		name: "terminal then non-terminal is stale",
-		hooks: []store.Webhook{
-			hook("w1", "ev1", "succeeded", t0, "r/slack"),
-			hook("w2", "ev1", "processing", t0, "r/slack"),
-			hook("w2", "ev1", "processing", t0, "r/slack"),
-		},
-		want:        []store.Enqueued{{Accepted: 1}, {Stale: true}, {Duplicate: true}},
-		wantPending: 1,
-	}, {
-		name: "terminal without jobs still marks the event",
-		hooks: []store.Webhook{
-			hook("w1", "ev1", "succeeded", t0),
-			hook("w2", "ev1", "processing", t0, "r/slack"),
-		},
-		want: []store.Enqueued{{}, {Stale: true}},
-	}, {
-		name: "non-terminal then terminal",
-		hooks: []store.Webhook{
-			hook("w1", "ev1", "processing", t0, "r/slack"),
-			hook("w2", "ev1", "succeeded", t0, "r/slack"),
-			hook("w3", "ev1", "failed", t0, "r/slack"),
-		},
-		want:        []store.Enqueued{{Accepted: 1}, {Accepted: 1}, {Accepted: 1}},
-		wantPending: 3,
-	}, {
-		name:        "notices have no dedupe key",
-		hooks:       []store.Webhook{notice, notice2},
-		want:        []store.Enqueued{{Accepted: 1}, {Accepted: 1}},
-		wantPending: 2,
-	}, {
-		name:        "empty webhook id dedupes by job keys",
-		hooks:       []store.Webhook{noID, noID},
-		want:        []store.Enqueued{{Accepted: 1}, {Duplicate: true}},
-		wantPending: 1,
-	}, {
-		name: "webhook id just before expiry",
-		hooks: []store.Webhook{
-			hook("w1", "ev1", "starting", t0),
-			hook("w1", "ev2", "starting", t0.Add(window-time.Nanosecond), "r/slack"),
-		},
-		want: []store.Enqueued{{}, {Duplicate: true}},
-	}, {
-		name: "expired keys count as absent",
-		hooks: []store.Webhook{
-			hook("w1", "ev1", "succeeded", t0, "r/slack"),
-			hook("w1", "ev1", "succeeded", t0.Add(window), "r/slack"),
-			hook("w2", "ev1", "processing", t0.Add(window), "r/slack"),
-		},
-		want:        []store.Enqueued{{Accepted: 1}, {Accepted: 1}, {Stale: true}},
-		wantPending: 2,
-	}}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			d := openTest(t, Options{DedupeFor: window})
-			var got []store.Enqueued
-			for _, w := range tt.hooks {
-				got = append(got, mustEnqueue(t, d, w))
-			}
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("Enqueue results (-want +got):\n%s", diff)
-			}
-			s, err := d.Stats(context.Background())
-			if err != nil {
-				t.Fatalf("store.Stats() = %v", err)
-			}
-			if s.Pending != tt.wantPending {
-				t.Errorf("store.Stats().Pending = %d, want %d", s.Pending, tt.wantPending)
-			}
-		})
-	}
-}
-
+// TestEnqueueInvalid: webhooks beyond bbolt's limits (or without a
+// ReceivedAt) are refused and nothing is written.
 func TestEnqueueInvalid(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -175,41 +39,10 @@ func TestEnqueueInvalid(t *testing.T) {
 	}
 }
 
-func TestSweep(t *testing.T) {
-	ctx := context.Background()
-	d := openTest(t, Options{DedupeFor: window})
-	// 4 keys: webhook id, terminal mark, two jobs.
-	mustEnqueue(t, d, hook("w1", "ev1", "succeeded", t0, "r/slack", "r/email"))
-	// The webhook id of w2 is renewed at t0+window: the sweep must keep it.
-	mustEnqueue(t, d, hook("w2", "ev2", "starting", t0))
-	mustEnqueue(t, d, hook("w2", "ev2", "starting", t0.Add(window)))
-
-	sweeps := []struct {
-		now  time.Time
-		want int
-	}{
-		{t0.Add(window - time.Nanosecond), 0},
-		{t0.Add(window), 4},
-		{t0.Add(window), 0},
-	}
-	for _, s := range sweeps {
-		got, err := d.Sweep(ctx, s.now)
-		if err != nil || got != s.want {
-			t.Errorf("Sweep(%v) = %d, %v, want %d, nil", s.now, got, err, s.want)
-		}
-	}
-	if n, m := keyCount(t, d, bucketSeen), keyCount(t, d, bucketExpiry); n != 1 || m != 1 {
-		t.Errorf("seen, expiry keys = %d, %d, want 1, 1", n, m)
-	}
-	// With its keys gone, w1 is new again even at its old time.
-	got := mustEnqueue(t, d, hook("w1", "ev1", "succeeded", t0, "r/slack", "r/email"))
-	if diff := cmp.Diff(store.Enqueued{Accepted: 2}, got); diff != "" {
-		t.Errorf("Enqueue after sweep (-want +got):\n%s", diff)
-	}
-}
-
+// TestSweepManyChunks: Sweep deletes more keys than one transaction holds,
+// keeping the expiry index in step, and stops when its ctx ends.
 func TestSweepManyChunks(t *testing.T) {
-	d := openTest(t, Options{DedupeFor: window})
+	d := openTest(t, Options{})
 	const n = 2*sweepChunk + 17
 	err := d.bolt.Update(func(tx *bbolt.Tx) error {
 		tn := openTxn(tx)
@@ -226,6 +59,9 @@ func TestSweepManyChunks(t *testing.T) {
 	got, err := d.Sweep(context.Background(), t0.Add(time.Hour))
 	if err != nil || got != n {
 		t.Errorf("Sweep() = %d, %v, want %d, nil", got, err, n)
+	}
+	if n, m := keyCount(t, d, bucketSeen), keyCount(t, d, bucketExpiry); n != 0 || m != 0 {
+		t.Errorf("seen, expiry keys after Sweep() = %d, %d, want 0, 0", n, m)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()

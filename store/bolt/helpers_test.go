@@ -87,11 +87,11 @@ func ids(jobs []store.Job) []uint64 {
 }
 
 // keyCount returns the number of keys in a bucket.
-func keyCount(t testing.TB, d *DB, bucket []byte) int {
+func keyCount(t testing.TB, d *DB, bucket string) int {
 	t.Helper()
 	n := 0
 	err := d.bolt.View(func(tx *bbolt.Tx) error {
-		return tx.Bucket(bucket).ForEach(func(k, v []byte) error {
+		return tx.Bucket([]byte(bucket)).ForEach(func(k, v []byte) error {
 			n++
 			return nil
 		})

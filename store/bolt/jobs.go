@@ -130,7 +130,7 @@ func (d *DB) NextDue(ctx context.Context) (time.Time, bool, error) {
 	var next time.Time
 	found := false
 	err = d.bolt.View(func(tx *bbolt.Tx) error {
-		c := tx.Bucket(bucketDue).Cursor()
+		c := tx.Bucket([]byte(bucketDue)).Cursor()
 		for k, _ := c.First(); k != nil; k, _ = c.Next() {
 			at, id := splitDueKey(k)
 			if _, ok := d.leased[id]; !ok {
@@ -242,7 +242,7 @@ func (d *DB) Release(ctx context.Context, id uint64) error {
 	defer leave()
 	d.unlease(record{Job: store.Job{ID: id}})
 	err = d.bolt.View(func(tx *bbolt.Tx) error {
-		if tx.Bucket(bucketJobs).Get(itob(id)) == nil {
+		if tx.Bucket([]byte(bucketJobs)).Get(itob(id)) == nil {
 			return store.ErrNotFound
 		}
 		return nil
@@ -263,7 +263,7 @@ func (d *DB) Dead(ctx context.Context) ([]store.Job, error) {
 	defer leave()
 	var jobs []store.Job
 	err = d.bolt.View(func(tx *bbolt.Tx) error {
-		return tx.Bucket(bucketDead).ForEach(func(k, v []byte) error {
+		return tx.Bucket([]byte(bucketDead)).ForEach(func(k, v []byte) error {
 			r, err := decodeRecord(beID(k), v)
 			if err != nil {
 				return err
@@ -290,7 +290,7 @@ func (d *DB) DeadLetter(ctx context.Context, id uint64) (store.Job, error) {
 	defer leave()
 	var r record
 	err = d.bolt.View(func(tx *bbolt.Tx) error {
-		r, err = openTxn(tx).get(tx.Bucket(bucketDead), id)
+		r, err = openTxn(tx).get(tx.Bucket([]byte(bucketDead)), id)
 		return err
 	})
 	if err != nil {

@@ -1,7 +1,7 @@
 package bolt
 
 import (
-	"context"
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -10,96 +10,10 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	bolterrors "go.etcd.io/bbolt/errors"
-
 	"github.com/hooknote/hooknote/store"
+	"go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
-
-// TestReopen closes the store with work in every state and opens the file
-// again: nothing acknowledged is lost, and leases are gone.
-func TestReopen(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "hooknote.db")
-	d := openAt(t, path, Options{})
-	mustEnqueue(t, d, hook("w1", "ev1", "succeeded", t0, "r/a", "r/b", "r/c", "r/d"))
-	if got := ids(mustClaim(t, d, t0, 3)); !cmp.Equal(got, []uint64{1, 2, 3}) {
-		t.Fatalf("Claim() ids = %v, want [1 2 3]", got)
-	}
-	if err := d.Complete(ctx, 1); err != nil {
-		t.Fatalf("Complete(1) = %v", err)
-	}
-	if err := d.Kill(ctx, 2, store.Kill{Attempted: true, Reason: "gone", At: t0, Then: nil}); err != nil {
-		t.Fatalf("Kill(2) = %v", err)
-	}
-	// Job 3 stays leased (a crash mid-send), job 4 pending.
-	if err := d.Close(); err != nil {
-		t.Fatalf("Close() = %v", err)
-	}
-
-	d = openAt(t, path, Options{})
-	if got := ids(mustClaim(t, d, t0, 10)); !cmp.Equal(got, []uint64{3, 4}) {
-		t.Errorf("Claim() after reopen ids = %v, want [3 4]", got)
-	}
-	dead, err := d.Dead(ctx)
-	if err != nil || !cmp.Equal(ids(dead), []uint64{2}) || dead[0].LastError != "gone" {
-		t.Errorf("Dead() after reopen = %+v, %v, want job 2 with its error", dead, err)
-	}
-	checks := []struct {
-		w    store.Webhook
-		want store.Enqueued
-	}{
-		{hook("w1", "ev1", "succeeded", t0, "r/e"), store.Enqueued{Duplicate: true}},
-		{hook("w2", "ev1", "succeeded", t0, "r/a"), store.Enqueued{Duplicate: true}},
-		{hook("w3", "ev1", "processing", t0, "r/a"), store.Enqueued{Stale: true}},
-		{hook("w4", "ev2", "failed", t0, "r/a"), store.Enqueued{Accepted: 1}},
-	}
-	for _, c := range checks {
-		if diff := cmp.Diff(c.want, mustEnqueue(t, d, c.w)); diff != "" {
-			t.Errorf("Enqueue(%q) after reopen (-want +got):\n%s", c.w.WebhookID, diff)
-		}
-	}
-	// Ids keep increasing across restarts.
-	if got := ids(mustClaim(t, d, t0, 10)); !cmp.Equal(got, []uint64{5}) {
-		t.Errorf("Claim() of the new job ids = %v, want [5]", got)
-	}
-}
-
-func TestClosed(t *testing.T) {
-	ctx := context.Background()
-	d := openTest(t, Options{})
-	mustEnqueue(t, d, hook("w1", "ev1", "failed", t0, "r/slack"))
-	if err := d.Close(); err != nil {
-		t.Fatalf("Close() = %v", err)
-	}
-	select {
-	case <-d.done:
-	default:
-		t.Errorf("committer still running after Close")
-	}
-	calls := []struct {
-		name string
-		do   func() error
-	}{
-		{"Enqueue", func() error { _, err := d.Enqueue(ctx, hook("w2", "ev2", "failed", t0)); return err }},
-		{"Claim", func() error { _, err := d.Claim(ctx, t0, 1); return err }},
-		{"NextDue", func() error { _, _, err := d.NextDue(ctx); return err }},
-		{"Complete", func() error { return d.Complete(ctx, 1) }},
-		{"Retry", func() error { return d.Retry(ctx, 1, t0, "x") }},
-		{"Release", func() error { return d.Release(ctx, 1) }},
-		{"Kill", func() error { return d.Kill(ctx, 1, store.Kill{Attempted: false, Reason: "x", At: t0, Then: nil}) }},
-		{"Dead", func() error { _, err := d.Dead(ctx); return err }},
-		{"Revive", func() error { return d.Revive(ctx, 1, t0) }},
-		{"Drop", func() error { return d.Drop(ctx, 1) }},
-		{"Sweep", func() error { _, err := d.Sweep(ctx, t0); return err }},
-		{"Stats", func() error { _, err := d.Stats(ctx); return err }},
-		{"Close", d.Close},
-	}
-	for _, c := range calls {
-		if err := c.do(); !errors.Is(err, store.ErrClosed) {
-			t.Errorf("%s after Close = %v, want %v", c.name, err, store.ErrClosed)
-		}
-	}
-}
 
 func TestOpenLocked(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "hooknote.db")
@@ -157,4 +71,116 @@ func writeFile(t *testing.T, path, content string) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// TestFormatVersion checks the version in the meta bucket at Open: a new
+// file and a version 1 file are marked version 2, anything else is
+// refused.
+func TestFormatVersion(t *testing.T) {
+	tests := []struct {
+		name    string
+		version []byte // nil: no meta bucket (a new file)
+		wantErr string
+	}{
+		{name: "new file"},
+		{name: "version 1 is upgraded", version: []byte{formatVersionV1}},
+		{name: "version 2", version: []byte{formatVersion}},
+		{name: "a later version", version: []byte{formatVersion + 1}, wantErr: "unsupported format version"},
+		{name: "two bytes", version: []byte{formatVersion, 0}, wantErr: "unsupported format version"},
+		{name: "empty", version: []byte{}, wantErr: "unsupported format version"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "hooknote.db")
+			if tt.version != nil {
+				writeBolt(t, path, func(tx *bbolt.Tx) error {
+					meta, err := tx.CreateBucket([]byte(bucketMeta))
+					if err != nil {
+						return err
+					}
+					return meta.Put([]byte(keyVersion), tt.version)
+				})
+			}
+			d, err := Open(path, Options{})
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Errorf("Open() = %v, want an error containing %q", err, tt.wantErr)
+				}
+				if d != nil {
+					_ = d.Close()
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Open() = %v", err)
+			}
+			defer d.Close()
+			var got []byte
+			_ = d.bolt.View(func(tx *bbolt.Tx) error {
+				got = append(got, tx.Bucket([]byte(bucketMeta)).Get([]byte(keyVersion))...)
+				return nil
+			})
+			if !bytes.Equal(got, []byte{formatVersion}) {
+				t.Errorf("version after Open() = %v, want [%d]", got, formatVersion)
+			}
+		})
+	}
+}
+
+// TestOpenVersion1File opens a file written by format version 1, with a
+// pending job whose record is version 1: the job is claimed as it was.
+func TestOpenVersion1File(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "hooknote.db")
+	body := []byte(`{"id":"ev1"}`)
+	rec := record{bodyID: 1, Job: store.Job{ID: 1, EventID: "ev1", Status: "failed", Rule: "r", Notifier: "slack",
+		WebhookID: "w1", ReceivedAt: t0, FirstAt: t0, NextAt: t0}}
+	writeBolt(t, path, func(tx *bbolt.Tx) error {
+		if err := initBuckets(tx); err != nil {
+			return err
+		}
+		tn := openTxn(tx)
+		return errors.Join(
+			tx.Bucket([]byte(bucketMeta)).Put([]byte(keyVersion), []byte{formatVersionV1}),
+			tn.jobs.Put(itob(1), encodeV1(rec, 9)),
+			tn.due.Put(dueKey(nanos(t0), 1), nil),
+			tn.bodies.Put(itob(1), body),
+			tn.setRefs(1, 1),
+		)
+	})
+	d := openAt(t, path, Options{})
+	want := rec.Job
+	want.Body = body
+	if diff := cmp.Diff([]store.Job{want}, mustClaim(t, d, t0, 10)); diff != "" {
+		t.Errorf("Claim() (-want +got):\n%s", diff)
+	}
+}
+
+// TestCloseStopsCommitter: Close returns after the committer has exited.
+func TestCloseStopsCommitter(t *testing.T) {
+	d := openTest(t, Options{})
+	mustEnqueue(t, d, hook("w1", "ev1", "failed", t0, "r/slack"))
+	if err := d.Close(); err != nil {
+		t.Fatalf("Close() = %v", err)
+	}
+	select {
+	case <-d.done:
+	default:
+		t.Errorf("committer still running after Close()")
+	}
+}
+
+// writeBolt runs fn in a write transaction of a bbolt file at path,
+// created if need be, and closes it.
+func writeBolt(t *testing.T, path string, fn func(*bbolt.Tx) error) {
+	t.Helper()
+	b, err := bbolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatalf("bbolt.Open(%q) = %v", path, err)
+	}
+	if err := b.Update(fn); err != nil {
+		t.Fatalf("write %q: %v", path, err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatalf("close %q: %v", path, err)
+	}
 }

@@ -17,13 +17,13 @@ type txn struct {
 
 func openTxn(tx *bbolt.Tx) *txn {
 	return &txn{
-		seen:   tx.Bucket(bucketSeen),
-		expiry: tx.Bucket(bucketExpiry),
-		jobs:   tx.Bucket(bucketJobs),
-		due:    tx.Bucket(bucketDue),
-		bodies: tx.Bucket(bucketBodies),
-		refs:   tx.Bucket(bucketRefs),
-		dead:   tx.Bucket(bucketDead),
+		seen:   tx.Bucket([]byte(bucketSeen)),
+		expiry: tx.Bucket([]byte(bucketExpiry)),
+		jobs:   tx.Bucket([]byte(bucketJobs)),
+		due:    tx.Bucket([]byte(bucketDue)),
+		bodies: tx.Bucket([]byte(bucketBodies)),
+		refs:   tx.Bucket([]byte(bucketRefs)),
+		dead:   tx.Bucket([]byte(bucketDead)),
 	}
 }
 
