@@ -80,12 +80,40 @@ func Open(path string, opts Options) (*DB, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	b, err := openFile(path, opts)
+	if err != nil {
+		return nil, err
+	}
+	d := &DB{
+		bolt:      b,
+		dedupeFor: opts.DedupeFor,
+		log:       opts.Logger,
+		reqs:      make(chan *commitReq, maxBatch),
+		quit:      make(chan struct{}),
+		done:      make(chan struct{}),
+		leased:    make(map[uint64]struct{}),
+	}
+	go d.commitLoop()
+	return d, nil
+}
+
+// openFile opens the bbolt file at path, after reading all of it once: a
+// file that is empty, truncated or has pages that cannot be read is
+// refused with a *DamagedError, never a crash.
+func openFile(path string, opts Options) (*bbolt.DB, error) {
+	if err := checkFile(path); err != nil {
+		return nil, err
+	}
+	if err := verifyFile(path, opts.LockTimeout); err != nil {
+		return nil, err
+	}
 	b, err := bbolt.Open(path, 0o600, &bbolt.Options{
 		Timeout: opts.LockTimeout,
-		// The freelist is rebuilt at open instead of written at every
-		// commit: fewer pages per fsync. The map freelist stays fast as
-		// the file grows, and a larger first mmap means fewer remaps
-		// (each of which waits for every reader).
+		// The freelist is rebuilt at open (walking the pages verifyFile
+		// has just read) instead of written at every commit: fewer pages
+		// per fsync. The map freelist stays fast as the file grows, and a
+		// larger first mmap means fewer remaps (each of which waits for
+		// every reader).
 		NoFreelistSync:  true,
 		FreelistType:    bbolt.FreelistMapType,
 		InitialMmapSize: 64 << 20,
@@ -100,17 +128,7 @@ func Open(path string, opts Options) (*DB, error) {
 		_ = b.Close()
 		return nil, fmt.Errorf("open store %q: %w", path, err)
 	}
-	d := &DB{
-		bolt:      b,
-		dedupeFor: opts.DedupeFor,
-		log:       opts.Logger,
-		reqs:      make(chan *commitReq, maxBatch),
-		quit:      make(chan struct{}),
-		done:      make(chan struct{}),
-		leased:    make(map[uint64]struct{}),
-	}
-	go d.commitLoop()
-	return d, nil
+	return b, nil
 }
 
 // initBuckets creates the buckets and checks the format version.
