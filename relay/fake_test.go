@@ -39,12 +39,20 @@ type fakeNotifier struct {
 	// so far of that message's ID (1 for the first); nil: success.
 	answer func(m notifiers.Message, n int) error
 	perID  map[string]int
+	hang   bool // every send waits for its ctx to end (a destination that never answers)
 	calls  int
 	times  []time.Time // of every call
 }
 
-func (f *fakeNotifier) Notify(_ context.Context, m notifiers.Message) error {
+func (f *fakeNotifier) Notify(ctx context.Context, m notifiers.Message) error {
 	f.mu.Lock()
+	if f.hang {
+		f.calls++
+		f.times = append(f.times, time.Now())
+		f.mu.Unlock()
+		<-ctx.Done()
+		return ctx.Err()
+	}
 	defer f.mu.Unlock()
 	f.calls++
 	f.times = append(f.times, time.Now())

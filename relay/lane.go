@@ -1,63 +1,72 @@
 package relay
 
 import (
-	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
 )
 
-// lane is a notifier's pacing state: its rate limiter and a pause set by
-// Retry-After, shared by every job of that notifier.
+// lane is one notifier's share of the dispatcher: its sends in flight (at
+// most delivery.workers), its pace (rate) and its pause (Retry-After). A
+// hung or paced destination holds only its own lane: the other notifiers'
+// jobs are claimed and sent meanwhile. Lanes belong to the dispatcher's
+// loop and are read and written by it alone.
 type lane struct {
-	mu          sync.Mutex
+	busy        int // sends in flight
 	limit       rate.Limit
-	limiter     *rate.Limiter
+	limiter     *rate.Limiter // nil: unlimited
 	pausedUntil time.Time
 }
 
-func (r *Relay) lane(e *notifierEntry) *lane {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	l, ok := r.lanes[e.name]
-	if !ok || l.limit != e.rate.Limit {
-		l = &lane{limit: e.rate.Limit}
-		if e.rate.Limit > 0 {
-			l.limiter = rate.NewLimiter(e.rate.Limit, 1)
+// laneFor returns the lane of notifier, made or brought in line with its
+// configured rate (its pause is kept across reloads).
+func laneFor(lanes map[string]*lane, notifier string, limit rate.Limit) *lane {
+	l, ok := lanes[notifier]
+	if !ok {
+		l = &lane{}
+		lanes[notifier] = l
+	}
+	if !ok || l.limit != limit {
+		l.limit, l.limiter = limit, nil
+		if limit > 0 {
+			l.limiter = rate.NewLimiter(limit, 1)
 		}
-		if ok {
-			l.pausedUntil = r.lanes[e.name].pausedUntil
-		}
-		r.lanes[e.name] = l
 	}
 	return l
 }
 
-// reserve takes a send slot and returns how long to wait for it. When the
-// wait would exceed maxWait, no slot is taken (ok is false) and the wait says
-// when to come back.
-func (l *lane) reserve(now time.Time, maxWait time.Duration) (wait time.Duration, ok bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if paused := l.pausedUntil.Sub(now); paused > maxWait {
-		return paused, false
+// quota is how many jobs the lane may take now, at most free; when it may
+// take none, wake says when to look again (zero: when a send ends).
+func (l *lane) quota(now time.Time, free int) (n int, wake time.Time) {
+	if free <= 0 {
+		return 0, time.Time{}
 	}
-	wait = max(l.pausedUntil.Sub(now), 0)
-	if l.limiter != nil {
-		res := l.limiter.ReserveN(now, 1)
-		if d := res.DelayFrom(now); d > maxWait {
-			res.CancelAt(now)
-			return d, false
-		} else {
-			wait = max(wait, d)
-		}
+	if now.Before(l.pausedUntil) {
+		return 0, l.pausedUntil
 	}
-	return wait, true
+	if l.limiter == nil {
+		return free, time.Time{}
+	}
+	tokens := int(l.limiter.TokensAt(now))
+	if tokens < 1 {
+		r := l.limiter.ReserveN(now, 1)
+		wait := r.DelayFrom(now)
+		r.CancelAt(now)
+		return 0, now.Add(wait)
+	}
+	return min(tokens, free), time.Time{}
 }
 
+// take counts a claimed job: one send in flight, one token of the pace.
+func (l *lane) take(now time.Time) {
+	l.busy++
+	if l.limiter != nil {
+		l.limiter.AllowN(now, 1)
+	}
+}
+
+// pause stops the lane until until (Retry-After); a later pause wins.
 func (l *lane) pause(until time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	if until.After(l.pausedUntil) {
 		l.pausedUntil = until
 	}

@@ -15,7 +15,6 @@ package relay
 import (
 	"context"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -36,9 +35,7 @@ type Relay struct {
 	metrics  *Metrics
 	requests atomic.Uint64 // numbers the webhooks received, for log lines
 	events   eventCache    // decoded webhooks, shared by their jobs
-
-	mu    sync.Mutex
-	lanes map[string]*lane // per-notifier pacing, kept across reloads
+	recorder recorder      // writes the outcome of each attempt
 }
 
 // Options are Relay's optional dependencies.
@@ -49,7 +46,8 @@ type Options struct {
 
 // New returns a Relay serving cfg from st.
 func New(cfg *Config, st store.Store, log *slog.Logger, opts Options) *Relay {
-	r := &Relay{store: st, log: log, now: opts.Now, metrics: opts.Metrics, wake: make(chan struct{}, 1), ping: make(chan chan struct{}), lanes: map[string]*lane{}}
+	r := &Relay{store: st, log: log, now: opts.Now, metrics: opts.Metrics, wake: make(chan struct{}, 1), ping: make(chan chan struct{})}
+	r.recorder.wake = r.wakeDispatcher
 	if r.now == nil {
 		r.now = processClock()
 	}

@@ -46,16 +46,25 @@ type Store interface {
 
 	// Claim returns up to max pending jobs due at or before now, oldest due
 	// first, and leases them to the caller: they are not returned by Claim
-	// again until the lease ends with Complete, Retry, Kill or Release, or
-	// the process restarts (a crash mid-send means the job is sent again).
-	Claim(ctx context.Context, now time.Time, max int) ([]Job, error)
+	// again until the lease ends with Complete, Retry, Postpone, Kill or
+	// Release, or the process restarts (a crash mid-send means the job is
+	// sent again). When perNotifier is not nil, only jobs of the notifiers
+	// it names are claimed, at most perNotifier[n] of notifier n (and max in
+	// all): so that each notifier's pace, pauses and concurrency are its
+	// own.
+	Claim(ctx context.Context, now time.Time, max int, perNotifier map[string]int) ([]Job, error)
 
-	// NextDue returns the earliest due time among pending jobs not leased,
-	// and false when there are none.
-	NextDue(ctx context.Context) (time.Time, bool, error)
+	// Heads returns, for every notifier with pending jobs not leased, the
+	// earliest due time among them: when each notifier has work next, and
+	// which notifiers have jobs at all (a notifier no longer configured).
+	Heads(ctx context.Context) (map[string]time.Time, error)
 
 	// Complete records a leased job as delivered and deletes it (and the
 	// body, when no other job or dead letter refers to it).
+	//
+	// When Complete, Retry, Postpone or Kill fails to write, the job stays
+	// leased to the caller, who may try again: a failed record never hands
+	// the job out again at once (a resend storm).
 	Complete(ctx context.Context, id uint64) error
 
 	// Retry records a failed attempt of a leased job: Attempts+1, LastError,

@@ -59,6 +59,7 @@ type DB struct {
 
 	commits      atomic.Uint64 // committed batches (tests)
 	beforeCommit func(n int)   // test hook: called with each batch's size before its transaction
+	failCommit   func() error  // test hook: an error fails the transaction, as a full disk would
 
 	mu     sync.Mutex // guards leased; held across Claim's scan
 	leased map[uint64]struct{}
@@ -131,7 +132,8 @@ func openFile(path string, opts Options) (*bbolt.DB, error) {
 	return b, nil
 }
 
-// initBuckets creates the buckets and checks the format version.
+// initBuckets creates the buckets and checks the file version; a file of
+// an older version is brought up to date.
 func initBuckets(tx *bbolt.Tx) error {
 	for _, name := range allBuckets() {
 		if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
@@ -139,13 +141,38 @@ func initBuckets(tx *bbolt.Tx) error {
 		}
 	}
 	meta := tx.Bucket([]byte(bucketMeta))
-	switch v := meta.Get([]byte(keyVersion)); {
-	case v == nil, len(v) == 1 && v[0] == formatVersionV1:
-		return meta.Put([]byte(keyVersion), []byte{formatVersion})
-	case len(v) != 1 || v[0] != formatVersion:
+	v := meta.Get([]byte(keyVersion))
+	switch {
+	case v == nil:
+	case len(v) == 1 && (v[0] == 1 || v[0] == 2):
+		if err := rebuildDue(tx); err != nil {
+			return fmt.Errorf("upgrade from version %d: %w", v[0], err)
+		}
+	case len(v) == 1 && v[0] == fileVersion:
+		return nil
+	default:
 		return fmt.Errorf("unsupported format version %v", v)
 	}
-	return nil
+	return meta.Put([]byte(keyVersion), []byte{fileVersion})
+}
+
+// rebuildDue replaces the due index with one built from the jobs: files of
+// version 1 and 2 indexed jobs by due time alone.
+func rebuildDue(tx *bbolt.Tx) error {
+	if err := tx.DeleteBucket([]byte(bucketDue)); err != nil {
+		return err
+	}
+	due, err := tx.CreateBucket([]byte(bucketDue))
+	if err != nil {
+		return err
+	}
+	return tx.Bucket([]byte(bucketJobs)).ForEach(func(k, v []byte) error {
+		r, err := decodeRecord(beID(k), v)
+		if err != nil {
+			return err
+		}
+		return due.Put(dueKey(r.Notifier, nanos(r.NextAt), r.ID), nil)
+	})
 }
 
 // Path returns the file the store lives in.

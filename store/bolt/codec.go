@@ -18,7 +18,7 @@ const (
 	bucketSeen   = "seen"   // dedupe key → expiry (8 bytes)
 	bucketExpiry = "expiry" // expiry (8 bytes) + dedupe key → nil
 	bucketJobs   = "jobs"   // id (8 bytes) → job record
-	bucketDue    = "due"    // nextAt (8 bytes) + id (8 bytes) → nil
+	bucketDue    = "due"    // notifier (uvarint length + bytes) + nextAt (8 bytes) + id (8 bytes) → nil
 	bucketBodies = "bodies" // body id (8 bytes) → raw body
 	bucketRefs   = "refs"   // body id (8 bytes) → reference count (uvarint)
 	bucketDead   = "dead"   // id (8 bytes) → job record
@@ -31,11 +31,13 @@ func allBuckets() []string {
 	return []string{bucketMeta, bucketSeen, bucketExpiry, bucketJobs, bucketDue, bucketBodies, bucketRefs, bucketDead}
 }
 
-// formatVersion is the on-disk layout version, stored in the meta bucket and
-// as the first byte of every record. Version 1 records (an on_dead notice id
-// instead of Extra) are still read; a version 1 file is marked 2 at open.
+// fileVersion is the layout of the file, in the meta bucket: 3 files the
+// due index by notifier. A file of version 1 or 2 has its due index rebuilt
+// at open. recordVersion is the first byte of every job record: version 1
+// records (an on_dead notice id instead of Extra) are still read.
 const (
-	formatVersion   = 2
+	fileVersion     = 3
+	formatVersion   = 2 // of records
 	formatVersionV1 = 1
 )
 
@@ -79,15 +81,39 @@ func expiryKey(exp int64, key []byte) []byte {
 	return append(k, key...)
 }
 
-// dueKey is the key of job id in the due bucket.
-func dueKey(at int64, id uint64) []byte {
-	k := binary.BigEndian.AppendUint64(make([]byte, 0, 16), sortable(at))
+// duePrefix is the part of the due keys of notifier's jobs before the time.
+func duePrefix(notifier string) []byte {
+	return appendString(make([]byte, 0, binary.MaxVarintLen64+len(notifier)+16), notifier)
+}
+
+// dueKey is the key of job id of notifier in the due bucket: the jobs of
+// one notifier sort together, by due time.
+func dueKey(notifier string, at int64, id uint64) []byte {
+	k := binary.BigEndian.AppendUint64(duePrefix(notifier), sortable(at))
 	return binary.BigEndian.AppendUint64(k, id)
 }
 
-// splitDueKey inverts dueKey.
-func splitDueKey(k []byte) (at int64, id uint64) {
-	return unsortable(binary.BigEndian.Uint64(k)), binary.BigEndian.Uint64(k[8:])
+// splitDueKey inverts dueKey; ok is false for a malformed key.
+func splitDueKey(k []byte) (notifier string, at int64, id uint64, ok bool) {
+	n, size := binary.Uvarint(k)
+	if size <= 0 || uint64(len(k)-size) != n+16 {
+		return "", 0, 0, false
+	}
+	rest := k[size+int(n):]
+	return string(k[size : size+int(n)]), unsortable(binary.BigEndian.Uint64(rest)), binary.BigEndian.Uint64(rest[8:]), true
+}
+
+// afterPrefix returns the smallest key greater than every key starting with
+// prefix (nil when there is none).
+func afterPrefix(prefix []byte) []byte {
+	p := append([]byte(nil), prefix...)
+	for i := len(p) - 1; i >= 0; i-- {
+		if p[i] < 0xff {
+			p[i]++
+			return p[:i+1]
+		}
+	}
+	return nil
 }
 
 // encodeNanos encodes an expiry for the seen bucket.

@@ -3,6 +3,7 @@ package bolt
 import (
 	"encoding/binary"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -41,9 +42,38 @@ func TestRecordRoundTrip(t *testing.T) {
 func TestKeysSort(t *testing.T) {
 	times := []int64{-5e18, -1, 0, 1, 5e18}
 	for i := 1; i < len(times); i++ {
-		a, b := string(dueKey(times[i-1], 9)), string(dueKey(times[i], 1))
+		a, b := string(dueKey("n", times[i-1], 9)), string(dueKey("n", times[i], 1))
 		if a >= b {
 			t.Errorf("dueKey(%d) >= dueKey(%d), want less", times[i-1], times[i])
+		}
+	}
+	for _, n := range []string{"", "a", "slack", "a\xff\xff", string(make([]byte, 300))} {
+		k := dueKey(n, -7, 42)
+		if gn, at, id, ok := splitDueKey(k); !ok || gn != n || at != -7 || id != 42 {
+			t.Errorf("splitDueKey(dueKey(%q, -7, 42)) = %q, %d, %d, %v", n, gn, at, id, ok)
+		}
+		if after := afterPrefix(duePrefix(n)); after != nil && string(k) >= string(after) {
+			t.Errorf("afterPrefix(%q) = %x, not after %x", n, after, k)
+		}
+	}
+	// A notifier's keys sort together: no other notifier's key falls
+	// between two of them.
+	var keys []string
+	owner := map[string]string{}
+	for _, n := range []string{"a", "ab", "b", "", "a\x00"} {
+		for _, at := range []int64{-5e18, 0, 5e18} {
+			k := string(dueKey(n, at, 1))
+			keys, owner[k] = append(keys, k), n
+		}
+	}
+	slices.Sort(keys)
+	seen := map[string]bool{}
+	for i, k := range keys {
+		if n := owner[k]; i > 0 && owner[keys[i-1]] != n {
+			if seen[n] {
+				t.Errorf("due keys of %q are not contiguous", n)
+			}
+			seen[owner[keys[i-1]]] = true
 		}
 	}
 	if a, b := string(seenKey(seenJob, "a\x00b", "c")), string(seenKey(seenJob, "a", "b\x00c")); a == b {

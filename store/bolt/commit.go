@@ -209,6 +209,9 @@ func (d *DB) commit(batch []*commitReq) {
 			}
 			results[i].enq = res
 		}
+		if d.failCommit != nil {
+			return d.failCommit()
+		}
 		return nil
 	})
 	if err == nil {

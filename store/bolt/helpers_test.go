@@ -70,7 +70,7 @@ func mustEnqueue(t testing.TB, d *DB, w store.Webhook) store.Enqueued {
 // mustClaim claims up to max jobs due at now.
 func mustClaim(t testing.TB, d *DB, now time.Time, max int) []store.Job {
 	t.Helper()
-	jobs, err := d.Claim(context.Background(), now, max)
+	jobs, err := d.Claim(context.Background(), now, max, nil)
 	if err != nil {
 		t.Fatalf("Claim(%v, %d) = %v", now, max, err)
 	}

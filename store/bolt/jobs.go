@@ -1,9 +1,12 @@
 package bolt
 
 import (
+	"bytes"
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -12,10 +15,11 @@ import (
 	"github.com/hooknote/hooknote/store"
 )
 
-// Claim leases up to max jobs due at or before now, oldest due first; see
-// store.Store. Jobs of one webhook claimed together share one Body slice, which
-// callers must not modify.
-func (d *DB) Claim(ctx context.Context, now time.Time, max int) ([]store.Job, error) {
+// Claim leases up to max jobs due at or before now, oldest due first,
+// limited per notifier by perNotifier when it is not nil; see store.Store.
+// Jobs of one webhook claimed together share one Body slice, which callers
+// must not modify.
+func (d *DB) Claim(ctx context.Context, now time.Time, max int, perNotifier map[string]int) ([]store.Job, error) {
 	leave, err := d.enter(ctx)
 	if err != nil {
 		return nil, err
@@ -24,7 +28,7 @@ func (d *DB) Claim(ctx context.Context, now time.Time, max int) ([]store.Job, er
 	if max <= 0 {
 		return nil, nil
 	}
-	recs, err := d.lease(nanos(now), max)
+	recs, err := d.lease(nanos(now), max, perNotifier)
 	if err != nil {
 		return nil, fmt.Errorf("claim jobs: %w", err)
 	}
@@ -39,30 +43,40 @@ func (d *DB) Claim(ctx context.Context, now time.Time, max int) ([]store.Job, er
 	return jobs, nil
 }
 
-// lease scans the due jobs and leases up to max of them. It holds d.mu
-// throughout, and leases end only after their transaction commits, so the
-// scan never sees a job whose lease ended in a transaction it cannot see.
-func (d *DB) lease(now int64, max int) ([]record, error) {
+// lease scans the due jobs and leases up to max of them (per notifier as
+// perNotifier says). It holds d.mu throughout, and leases end only after
+// their transaction commits, so the scan never sees a job whose lease ended
+// in a transaction it cannot see.
+func (d *DB) lease(now int64, max int, perNotifier map[string]int) ([]record, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	var recs []record
 	err := d.bolt.View(func(tx *bbolt.Tx) error {
 		t := openTxn(tx)
-		c := t.due.Cursor()
-		for k, _ := c.First(); k != nil && len(recs) < max; k, _ = c.Next() {
-			at, id := splitDueKey(k)
-			if at > now {
+		heads := d.dueHeads(t, now, perNotifier)
+		taken := map[string]int{}
+		for len(recs) < max {
+			// The notifier whose next due job is oldest goes first.
+			var next *dueCursor
+			for _, h := range heads {
+				if h.ok && (next == nil || h.at < next.at || (h.at == next.at && h.id < next.id)) {
+					next = h
+				}
+			}
+			if next == nil {
 				break
 			}
-			if _, ok := d.leased[id]; ok {
+			if r, err := t.get(t.jobs, next.id); err != nil {
+				d.log.Warn("skipping due entry", "job", next.id, "err", err)
+			} else {
+				recs = append(recs, r)
+				taken[next.notifier]++
+			}
+			if q, limited := perNotifier[next.notifier]; limited && taken[next.notifier] >= q {
+				next.ok = false
 				continue
 			}
-			r, err := t.get(t.jobs, id)
-			if err != nil {
-				d.log.Warn("skipping due entry", "job", id, "err", err)
-				continue
-			}
-			recs = append(recs, r)
+			d.advance(next, now)
 		}
 		return nil
 	})
@@ -73,6 +87,75 @@ func (d *DB) lease(now int64, max int) ([]record, error) {
 		d.leased[r.ID] = struct{}{}
 	}
 	return recs, nil
+}
+
+// dueCursor walks one notifier's due jobs that are not leased.
+type dueCursor struct {
+	c        *bbolt.Cursor
+	prefix   []byte
+	notifier string
+	at       int64
+	id       uint64
+	ok       bool // at and id are the next due job
+}
+
+// dueHeads positions one cursor per notifier with due jobs (only those
+// perNotifier names, when it is not nil) at its first one not leased.
+func (d *DB) dueHeads(t *txn, now int64, perNotifier map[string]int) []*dueCursor {
+	var heads []*dueCursor
+	start := func(notifier string) {
+		h := &dueCursor{c: t.due.Cursor(), prefix: duePrefix(notifier), notifier: notifier}
+		k, _ := h.c.Seek(h.prefix)
+		d.settle(h, k, now)
+		if h.ok {
+			heads = append(heads, h)
+		}
+	}
+	if perNotifier != nil {
+		for n, q := range perNotifier {
+			if q > 0 {
+				start(n)
+			}
+		}
+		return heads
+	}
+	c := t.due.Cursor()
+	for k, _ := c.First(); k != nil; {
+		n, _, _, ok := splitDueKey(k)
+		if !ok {
+			k, _ = c.Next()
+			continue
+		}
+		start(n)
+		k, _ = c.Seek(afterPrefix(duePrefix(n)))
+	}
+	return heads
+}
+
+// advance moves h past its current job.
+func (d *DB) advance(h *dueCursor, now int64) {
+	k, _ := h.c.Next()
+	d.settle(h, k, now)
+}
+
+// settle moves h from k to the first key of its notifier that is due by
+// now and not leased, or marks h done.
+func (d *DB) settle(h *dueCursor, k []byte, now int64) {
+	for ; k != nil && bytes.HasPrefix(k, h.prefix); k, _ = h.c.Next() {
+		n, at, id, ok := splitDueKey(k)
+		if !ok || n != h.notifier {
+			continue
+		}
+		if at > now {
+			break
+		}
+		if _, leased := d.leased[id]; leased {
+			continue
+		}
+		h.at, h.id, h.ok = at, id, true
+		return
+	}
+	h.ok = false
 }
 
 // withBodies reads the bodies of leased records, outside d.mu. A job
@@ -118,32 +201,27 @@ func (d *DB) unlease(recs ...record) {
 	}
 }
 
-// NextDue returns the earliest due time of the jobs not leased.
-func (d *DB) NextDue(ctx context.Context) (time.Time, bool, error) {
+// Heads returns the earliest due time of each notifier's jobs not leased;
+// see store.Store.
+func (d *DB) Heads(ctx context.Context) (map[string]time.Time, error) {
 	leave, err := d.enter(ctx)
 	if err != nil {
-		return time.Time{}, false, err
+		return nil, err
 	}
 	defer leave()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	var next time.Time
-	found := false
+	heads := map[string]time.Time{}
 	err = d.bolt.View(func(tx *bbolt.Tx) error {
-		c := tx.Bucket([]byte(bucketDue)).Cursor()
-		for k, _ := c.First(); k != nil; k, _ = c.Next() {
-			at, id := splitDueKey(k)
-			if _, ok := d.leased[id]; !ok {
-				next, found = fromNanos(at), true
-				return nil
-			}
+		for _, h := range d.dueHeads(openTxn(tx), math.MaxInt64, nil) {
+			heads[h.notifier] = fromNanos(h.at)
 		}
 		return nil
 	})
 	if err != nil {
-		return time.Time{}, false, fmt.Errorf("next due job: %w", err)
+		return nil, fmt.Errorf("due heads: %w", err)
 	}
-	return next, found, nil
+	return heads, nil
 }
 
 // Complete deletes a delivered job; see store.Store.
@@ -219,7 +297,6 @@ func (d *DB) finish(ctx context.Context, op string, id uint64, fn func(*txn, *re
 		return err
 	}
 	defer leave()
-	defer d.unlease(record{Job: store.Job{ID: id}})
 	err = d.submit(ctx, func(t *txn) error {
 		r, err := t.get(t.jobs, id)
 		if err != nil {
@@ -227,6 +304,12 @@ func (d *DB) finish(ctx context.Context, op string, id uint64, fn func(*txn, *re
 		}
 		return fn(t, &r)
 	})
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		// Not written: the job stays leased to the caller, who may try
+		// again; handing it out now could send it again at once.
+		return fmt.Errorf("%s job %d: %w", op, id, err)
+	}
+	d.unlease(record{Job: store.Job{ID: id}})
 	if err != nil {
 		return fmt.Errorf("%s job %d: %w", op, id, err)
 	}

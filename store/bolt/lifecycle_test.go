@@ -2,6 +2,8 @@ package bolt
 
 import (
 	"bytes"
+	"context"
+	"encoding/binary"
 	"errors"
 	"os"
 	"path/filepath"
@@ -74,8 +76,8 @@ func writeFile(t *testing.T, path, content string) string {
 }
 
 // TestFormatVersion checks the version in the meta bucket at Open: a new
-// file and a version 1 file are marked version 2, anything else is
-// refused.
+// file and files of versions 1 and 2 are marked version 3, anything else
+// is refused.
 func TestFormatVersion(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -84,9 +86,10 @@ func TestFormatVersion(t *testing.T) {
 	}{
 		{name: "new file"},
 		{name: "version 1 is upgraded", version: []byte{formatVersionV1}},
-		{name: "version 2", version: []byte{formatVersion}},
-		{name: "a later version", version: []byte{formatVersion + 1}, wantErr: "unsupported format version"},
-		{name: "two bytes", version: []byte{formatVersion, 0}, wantErr: "unsupported format version"},
+		{name: "version 2 is upgraded", version: []byte{2}},
+		{name: "version 3", version: []byte{fileVersion}},
+		{name: "a later version", version: []byte{fileVersion + 1}, wantErr: "unsupported format version"},
+		{name: "two bytes", version: []byte{fileVersion, 0}, wantErr: "unsupported format version"},
 		{name: "empty", version: []byte{}, wantErr: "unsupported format version"},
 	}
 	for _, tt := range tests {
@@ -120,8 +123,8 @@ func TestFormatVersion(t *testing.T) {
 				got = append(got, tx.Bucket([]byte(bucketMeta)).Get([]byte(keyVersion))...)
 				return nil
 			})
-			if !bytes.Equal(got, []byte{formatVersion}) {
-				t.Errorf("version after Open() = %v, want [%d]", got, formatVersion)
+			if !bytes.Equal(got, []byte{fileVersion}) {
+				t.Errorf("version after Open() = %v, want [%d]", got, fileVersion)
 			}
 		})
 	}
@@ -142,7 +145,7 @@ func TestOpenVersion1File(t *testing.T) {
 		return errors.Join(
 			tx.Bucket([]byte(bucketMeta)).Put([]byte(keyVersion), []byte{formatVersionV1}),
 			tn.jobs.Put(itob(1), encodeV1(rec, 9)),
-			tn.due.Put(dueKey(nanos(t0), 1), nil),
+			tn.due.Put(binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, sortable(nanos(t0))), 1), nil), // version 1's due key
 			tn.bodies.Put(itob(1), body),
 			tn.setRefs(1, 1),
 		)
@@ -182,5 +185,39 @@ func writeBolt(t *testing.T, path string, fn func(*bbolt.Tx) error) {
 	}
 	if err := b.Close(); err != nil {
 		t.Fatalf("close %q: %v", path, err)
+	}
+}
+
+// TestFailedRecordKeepsLease: when recording the end of an attempt fails,
+// the job stays leased — it is not handed out again at once (a resend
+// storm) — and the record can be tried again.
+func TestFailedRecordKeepsLease(t *testing.T) {
+	for _, op := range []struct {
+		name string
+		do   func(d *DB, id uint64) error
+	}{
+		{"Complete", func(d *DB, id uint64) error { return d.Complete(context.Background(), id) }},
+		{"Retry", func(d *DB, id uint64) error { return d.Retry(context.Background(), id, t0, "boom") }},
+		{"Postpone", func(d *DB, id uint64) error { return d.Postpone(context.Background(), id, t0) }},
+		{"Kill", func(d *DB, id uint64) error {
+			return d.Kill(context.Background(), id, store.Kill{Reason: "gone", At: t0})
+		}},
+	} {
+		t.Run(op.name, func(t *testing.T) {
+			d := openTest(t, Options{})
+			mustEnqueue(t, d, hook("w1", "ev1", "failed", t0, "r/slack"))
+			jobs := mustClaim(t, d, t0, 10)
+			d.failCommit = func() error { return errors.New("disk full") }
+			if err := op.do(d, jobs[0].ID); err == nil {
+				t.Fatalf("%s() with a failing commit = nil, want an error", op.name)
+			}
+			if got := mustClaim(t, d, t0.Add(time.Hour), 10); len(got) != 0 {
+				t.Fatalf("Claim() after a failed %s = %v, want none: the job is still leased", op.name, ids(got))
+			}
+			d.failCommit = nil
+			if err := op.do(d, jobs[0].ID); err != nil {
+				t.Fatalf("%s() again = %v, want nil", op.name, err)
+			}
+		})
 	}
 }

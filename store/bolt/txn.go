@@ -82,7 +82,7 @@ func (t *txn) putJob(r *record) error {
 	if err := t.jobs.Put(itob(r.ID), r.encode()); err != nil {
 		return fmt.Errorf("put job %d: %w", r.ID, err)
 	}
-	if err := t.due.Put(dueKey(nanos(r.NextAt), r.ID), nil); err != nil {
+	if err := t.due.Put(dueKey(r.Notifier, nanos(r.NextAt), r.ID), nil); err != nil {
 		return fmt.Errorf("put job %d due: %w", r.ID, err)
 	}
 	return nil
@@ -93,7 +93,7 @@ func (t *txn) deleteJob(r *record) error {
 	if err := t.jobs.Delete(itob(r.ID)); err != nil {
 		return fmt.Errorf("delete job %d: %w", r.ID, err)
 	}
-	if err := t.due.Delete(dueKey(nanos(r.NextAt), r.ID)); err != nil {
+	if err := t.due.Delete(dueKey(r.Notifier, nanos(r.NextAt), r.ID)); err != nil {
 		return fmt.Errorf("delete job %d due: %w", r.ID, err)
 	}
 	return nil

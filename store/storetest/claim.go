@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/hooknote/hooknote/store"
 )
 
@@ -86,48 +88,102 @@ func testLease(t *testing.T, o opener) {
 	}
 }
 
-// testNextDue: the earliest due time among the pending jobs not leased.
-func testNextDue(t *testing.T, o opener) {
+// testHeads: per notifier, the earliest due time among its pending jobs
+// not leased.
+func testHeads(t *testing.T, o opener) {
 	s := o.store(t)
 	ctx := t.Context()
 	var first, second store.Job
 	steps := []struct {
-		name   string
-		do     func() error
-		want   time.Time
-		wantOK bool
+		name string
+		do   func() error
+		want map[string]time.Time
 	}{
-		{name: "empty store", do: func() error { return nil }},
-		{name: "two jobs", do: func() error {
+		{name: "empty store", do: func() error { return nil }, want: map[string]time.Time{}},
+		{name: "two jobs of one notifier", do: func() error {
 			enqueue(t, s, hook("w2", "ev2", "failed", at(2*time.Second), "r/slack"))
 			enqueue(t, s, hook("w1", "ev1", "failed", at(time.Second), "r/slack"))
 			return nil
-		}, want: at(time.Second), wantOK: true},
+		}, want: map[string]time.Time{"slack": at(time.Second)}},
 		{name: "first leased", do: func() error { first = claimOne(t, s, at(time.Second)); return nil },
-			want: at(2 * time.Second), wantOK: true},
-		{name: "both leased", do: func() error { second = claimOne(t, s, at(time.Hour)); return nil }},
-		{name: "first released", do: func() error { return s.Release(ctx, first.ID) }, want: at(time.Second), wantOK: true},
+			want: map[string]time.Time{"slack": at(2 * time.Second)}},
+		{name: "another notifier", do: func() error {
+			enqueue(t, s, hook("w3", "ev3", "failed", at(3*time.Second), "r/mail"))
+			return nil
+		}, want: map[string]time.Time{"slack": at(2 * time.Second), "mail": at(3 * time.Second)}},
+		{name: "both slack jobs leased", do: func() error {
+			second = claimOneOf(t, s, at(2*time.Second), "slack")
+			return nil
+		}, want: map[string]time.Time{"mail": at(3 * time.Second)}},
+		{name: "first released", do: func() error { return s.Release(ctx, first.ID) },
+			want: map[string]time.Time{"slack": at(time.Second), "mail": at(3 * time.Second)}},
 		{name: "first postponed", do: func() error {
-			claimOne(t, s, at(time.Second))
+			claimOneOf(t, s, at(time.Second), "slack")
 			return s.Postpone(ctx, first.ID, at(time.Hour))
-		}, want: at(time.Hour), wantOK: true},
+		}, want: map[string]time.Time{"slack": at(time.Hour), "mail": at(3 * time.Second)}},
 		{name: "second retried sooner", do: func() error { return s.Retry(ctx, second.ID, at(time.Minute), "503") },
-			want: at(time.Minute), wantOK: true},
+			want: map[string]time.Time{"slack": at(time.Minute), "mail": at(3 * time.Second)}},
 		{name: "second killed", do: func() error {
-			claimOne(t, s, at(time.Minute))
+			claimOneOf(t, s, at(time.Minute), "slack")
 			return s.Kill(ctx, second.ID, store.Kill{Reason: "gone", At: at(time.Minute)})
-		}, want: at(time.Hour), wantOK: true},
+		}, want: map[string]time.Time{"slack": at(time.Hour), "mail": at(3 * time.Second)}},
 		{name: "first completed", do: func() error {
-			claimOne(t, s, at(time.Hour))
+			claimOneOf(t, s, at(time.Hour), "slack")
 			return s.Complete(ctx, first.ID)
-		}},
+		}, want: map[string]time.Time{"mail": at(3 * time.Second)}},
 	}
 	for _, st := range steps {
 		must(t, st.name, st.do())
-		got, ok, err := s.NextDue(ctx)
-		if err != nil || ok != st.wantOK || !got.Equal(st.want) {
-			t.Errorf("%s: NextDue() = %v, %t, %v, want %v, %t, nil", st.name, got, ok, err, st.want, st.wantOK)
+		got, err := s.Heads(ctx)
+		if err != nil {
+			t.Fatalf("%s: Heads() = %v", st.name, err)
 		}
+		if d := cmp.Diff(st.want, got, cmpopts.EquateEmpty(), cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) })); d != "" {
+			t.Errorf("%s: Heads() mismatch (-want +got):\n%s", st.name, d)
+		}
+	}
+}
+
+// testClaimPerNotifier: with a quota per notifier, Claim takes only the
+// notifiers named, at most their quota each, oldest due first, and max in
+// all.
+func testClaimPerNotifier(t *testing.T, o opener) {
+	s := o.store(t)
+	for i := range 4 {
+		for _, n := range []string{"slack", "mail", "hook"} {
+			id := fmt.Sprintf("%s-%d", n, i)
+			enqueue(t, s, hook("w-"+id, "ev-"+id, "failed", at(time.Duration(i)*time.Second), "r/"+n))
+		}
+	}
+	count := func(jobs []store.Job) map[string]int {
+		c := map[string]int{}
+		for _, j := range jobs {
+			c[j.Notifier]++
+		}
+		return c
+	}
+	jobs, err := s.Claim(t.Context(), at(time.Hour), 100, map[string]int{"slack": 2, "mail": 1, "gone": 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(map[string]int{"slack": 2, "mail": 1}, count(jobs)); d != "" {
+		t.Errorf("Claim(slack 2, mail 1) per notifier mismatch (-want +got):\n%s", d)
+	}
+	for _, j := range jobs {
+		if j.Notifier == "slack" && j.EventID != "ev-slack-0" && j.EventID != "ev-slack-1" {
+			t.Errorf("Claim(slack 2) took %s, want the two oldest", j.EventID)
+		}
+	}
+	jobs, err = s.Claim(t.Context(), at(time.Hour), 3, map[string]int{"slack": 10, "hook": 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := count(jobs)
+	if len(jobs) != 3 || got["mail"] != 0 {
+		t.Errorf("Claim(max 3; slack, hook) = %v, want 3 jobs of slack and hook", got)
+	}
+	if jobs, err = s.Claim(t.Context(), at(time.Hour), 10, map[string]int{"mail": 0}); err != nil || len(jobs) != 0 {
+		t.Errorf("Claim(mail 0) = %v, %v, want none", routes(jobs), err)
 	}
 }
 

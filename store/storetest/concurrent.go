@@ -90,7 +90,7 @@ func testClaimConcurrently(t *testing.T, o opener) {
 		wg.Go(func() {
 			for !t.Failed() {
 				last := isClosed(enqueued) // then no job claimed means none left
-				jobs, err := s.Claim(t.Context(), at(0), 3)
+				jobs, err := s.Claim(t.Context(), at(0), 3, nil)
 				if err != nil {
 					t.Errorf("Claim() = %v, want nil error", err)
 				}
@@ -150,7 +150,7 @@ func testCloseWaits(t *testing.T, o opener) {
 		var err error
 		switch i % 4 {
 		case 0:
-			_, err = s.Claim(t.Context(), at(0), 1)
+			_, err = s.Claim(t.Context(), at(0), 1, nil)
 		case 1:
 			_, err = s.Stats(t.Context())
 		default:

@@ -22,8 +22,8 @@ func allCalls(s store.Store, w store.Webhook, pendingID, deadID uint64) []call {
 	then := &store.NewJob{Rule: "on_dead", Notifier: "ops"}
 	return []call{
 		{"Enqueue", func(ctx context.Context) error { _, err := s.Enqueue(ctx, w); return err }},
-		{"Claim", func(ctx context.Context) error { _, err := s.Claim(ctx, at(time.Hour), 10); return err }},
-		{"NextDue", func(ctx context.Context) error { _, _, err := s.NextDue(ctx); return err }},
+		{"Claim", func(ctx context.Context) error { _, err := s.Claim(ctx, at(time.Hour), 10, nil); return err }},
+		{"Heads", func(ctx context.Context) error { _, err := s.Heads(ctx); return err }},
 		{"Complete", func(ctx context.Context) error { return s.Complete(ctx, pendingID) }},
 		{"Retry", func(ctx context.Context) error { return s.Retry(ctx, pendingID, at(time.Hour), "x") }},
 		{"Release", func(ctx context.Context) error { return s.Release(ctx, pendingID) }},

@@ -70,11 +70,22 @@ func enqueue(t *testing.T, s store.Store, w store.Webhook) store.Enqueued {
 // claim claims up to max jobs due at now, failing t on error.
 func claim(t *testing.T, s store.Store, now time.Time, max int) []store.Job {
 	t.Helper()
-	jobs, err := s.Claim(t.Context(), now, max)
+	jobs, err := s.Claim(t.Context(), now, max, nil)
 	if err != nil {
 		t.Fatalf("Claim(%v, %d) = %v, want nil error", now, max, err)
 	}
 	return jobs
+}
+
+// claimOneOf claims the one job of notifier due at now, failing t if there
+// is not exactly one.
+func claimOneOf(t *testing.T, s store.Store, now time.Time, notifier string) store.Job {
+	t.Helper()
+	jobs, err := s.Claim(t.Context(), now, 10, map[string]int{notifier: 10})
+	if err != nil || len(jobs) != 1 {
+		t.Fatalf("Claim(%v, %s) = %v, %v, want one job", now, notifier, routes(jobs), err)
+	}
+	return jobs[0]
 }
 
 // claimOne claims the one job due at now, failing t if there is not

@@ -1,0 +1,114 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hooknote/hooknote/store"
+)
+
+// deliver makes one attempt at a job and hands its outcome to the recorder;
+// it returns when the notifier may be tried again by another job, with the
+// pause Retry-After asked for (zero for none). This is the one retry loop
+// of hooknote: notifiers never retry.
+func (r *Relay) deliver(ctx context.Context, j store.Job) (pause time.Time) {
+	cfg := r.cfg.Load()
+	log := r.log.With("job_id", j.ID, "event_id", j.EventID, "status", j.Status, "rule", j.Rule, "notifier", j.Notifier, "attempt", j.Attempts+1)
+	e, ok := cfg.notifiers[j.Notifier]
+	if !ok {
+		r.kill(cfg, j, store.Kill{Reason: fmt.Sprintf("notifier %q is no longer configured", j.Notifier)}, log)
+		return time.Time{}
+	}
+	p := cfg.policy
+	if p.expired(j, r.now()) {
+		r.kill(cfg, j, store.Kill{Reason: fmt.Sprintf("gave up after delivery.max_age %s; last error: %s", p.maxAge, j.LastError)}, log)
+		return time.Time{}
+	}
+	// The notifier's timeout covers rendering and sending: a payload that
+	// is slow to render costs its own notification's time, no more.
+	sctx, cancel := context.WithTimeoutCause(ctx, e.timeout, fmt.Errorf("send took longer than the notifier's timeout %s", e.timeout))
+	start := r.now()
+	msg, happened, err := r.message(e, j, log)
+	rendered := r.now()
+	r.metrics.render(e.name, rendered.Sub(start))
+	if err == nil && sctx.Err() != nil {
+		err = fmt.Errorf("rendering took longer than the notifier's timeout %s: %w", e.timeout, context.DeadlineExceeded)
+	}
+	took := time.Duration(0)
+	if err == nil {
+		err = e.n.Notify(sctx, msg)
+		e.afterSend()
+		took = r.now().Sub(rendered)
+		err = sendError(ctx, sctx, err)
+	}
+	cancel()
+	if err == nil {
+		r.recorder.record("record delivery", log, func(ctx context.Context) error { return r.store.Complete(ctx, j.ID) })
+		r.metrics.attempt(e.name, "delivered", "none", took)
+		r.metrics.delivered(e.name, happened, r.now())
+		log.Info("delivered", "took", took)
+		return time.Time{}
+	}
+	return r.failed(cfg, e, j, err, took, log)
+}
+
+// sendError explains err, what a send under sctx (derived from ctx)
+// returned: cut short by shutdown (ctx cancelled) it is errInterrupted; past
+// the notifier's timeout it names the timeout once.
+func sendError(ctx, sctx context.Context, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil && errors.Is(err, context.Canceled):
+		return fmt.Errorf("%w: %w", errInterrupted, err)
+	case errors.Is(sctx.Err(), context.DeadlineExceeded) && errors.Is(err, context.DeadlineExceeded):
+		if cause := context.Cause(sctx); cause != nil && !errors.Is(err, cause) {
+			return fmt.Errorf("%w: %w", cause, err)
+		}
+	}
+	return err
+}
+
+// failed records a failed attempt as the retry policy decides, and returns
+// the pause Retry-After asked for.
+func (r *Relay) failed(cfg *Config, e *notifierEntry, j store.Job, err error, took time.Duration, log *slog.Logger) time.Time {
+	now := r.now()
+	d := cfg.policy.next(j, err, now)
+	if d.note != "" {
+		log.Warn(d.note)
+	}
+	switch d.verdict {
+	case release:
+		r.recorder.record("release job", log, func(ctx context.Context) error { return r.store.Release(ctx, j.ID) })
+		r.metrics.attempt(e.name, "interrupted", d.label, took)
+		return time.Time{}
+	case dead:
+		r.kill(cfg, j, store.Kill{Reason: d.reason, Attempted: !errors.Is(err, errRender)}, log)
+		r.metrics.attempt(e.name, "dead", d.label, took)
+		return time.Time{}
+	}
+	// The count of failures lives in metrics; the log says when the error
+	// changes.
+	level := slog.LevelDebug
+	if d.reason != j.LastError {
+		level = slog.LevelWarn
+	}
+	log.Log(context.Background(), level, "send failed; will retry", "error", d.reason, "retry_in", d.at.Sub(now).Round(time.Millisecond))
+	r.recorder.record("record retry", log, func(ctx context.Context) error { return r.store.Retry(ctx, j.ID, d.at, d.reason) })
+	r.metrics.attempt(e.name, "retry", d.label, took)
+	return d.pause
+}
+
+// kill dead-letters j with k (At set to now), and enqueues the on_dead
+// notice about it in the same transaction, unless j is itself a notice.
+func (r *Relay) kill(cfg *Config, j store.Job, k store.Kill, log *slog.Logger) {
+	k.At = r.now()
+	if od := cfg.File.Delivery.OnDead; od != "" && !isNotice(j) {
+		k.Then = &store.NewJob{Rule: onDeadRule, Notifier: od, NoDedupe: true, Extra: encodeNotice(j, k)}
+	}
+	log.Error("dead letter", "error", k.Reason)
+	r.recorder.record("record dead letter", log, func(ctx context.Context) error { return r.store.Kill(ctx, j.ID, k) })
+}
