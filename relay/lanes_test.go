@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -27,7 +28,6 @@ max_backoff = "8s"
 [notifiers.a]
 type = "fake"
 text = "a"
-timeout = "10s"
 %s
 [notifiers.b]
 type = "fake"
@@ -98,7 +98,7 @@ func startLanes(t *testing.T, aConfig string) (*bubble, *countingStore) {
 // destination holds only its own lane's workers.
 func TestHungNotifierHoldsOnlyItsLane(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b, _ := startLanes(t, "")
+		b, _ := startLanes(t, `timeout = "10s"`)
 		defer b.stop()
 		b.fakes["a|"].hang = true
 		start := time.Now()
@@ -166,4 +166,38 @@ func TestFailedCompletionBacksOff(t *testing.T) {
 			t.Errorf("Stats() = %+v, %v, want nothing pending once the records landed", st, err)
 		}
 	})
+}
+
+// TestRenderCountsInTimeout: rendering runs inside the notifier's timeout:
+// with a timeout shorter than any rendering, the attempt fails before the
+// notifier is called, as a send that took too long would.
+func TestRenderCountsInTimeout(t *testing.T) {
+	fakes := map[string]*fakeNotifier{}
+	cfg, err := LoadText("c.toml", fmt.Sprintf(lanesConfig, `timeout = "1ns"`), testEnv(t, nil), LoadOptions{Builders: fakeBuilders(fakes)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "s.db"), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	r := New(cfg, st, slog.New(slog.NewTextHandler(io.Discard, nil)), Options{})
+	b := &bubble{t: t, r: r, st: st, fakes: fakes}
+	b.post("e1")
+	jobs, err := st.Claim(context.Background(), time.Now().Add(time.Minute), 10, map[string]int{"a": 1})
+	if err != nil || len(jobs) != 1 {
+		t.Fatalf("Claim() = %v, %v", jobs, err)
+	}
+	r.deliver(context.Background(), jobs[0])
+	if !r.recorder.wait(10 * time.Second) {
+		t.Fatal("the outcome was not recorded")
+	}
+	if n := len(fakes["a|"].callTimes()); n != 0 {
+		t.Errorf("notifier called %d times, want none: rendering used up the timeout", n)
+	}
+	jobs, err = st.Claim(context.Background(), time.Now().Add(time.Hour), 10, map[string]int{"a": 1})
+	if err != nil || len(jobs) != 1 || !strings.Contains(jobs[0].LastError, "rendering took longer than the notifier's timeout") {
+		t.Errorf("after the attempt: %+v, %v, want a retry whose error says rendering took too long", jobs, err)
+	}
 }
