@@ -1,6 +1,7 @@
 package replicate
 
 import (
+	"bytes"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -273,14 +274,24 @@ func objectHasKeys(raw []byte, keys ...string) bool {
 	}
 	found := 0
 	d := boundedDecoder{b: raw}
-	d.members(func(key string) {
+	d.i++ // {
+	for d.next('}') {
+		d.space()
+		start := d.i
+		d.i = stringEnd(d.b, d.i)
+		lit := d.b[start+1 : d.i-1]
+		if bytes.IndexByte(lit, '\\') >= 0 {
+			lit = []byte(unescape(lit, maxString))
+		}
 		for _, k := range keys {
-			if key == k {
+			if string(lit) == k {
 				found++
 			}
 		}
+		d.space()
+		d.i++ // :
 		d.skip()
-	})
+	}
 	return found == len(keys)
 }
 

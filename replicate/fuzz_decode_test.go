@@ -8,10 +8,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
-// FuzzDecodeEvent feeds DecodeEvent hostile bodies and queries. It must never
-// panic; it returns an event or a *BadRequestError, never both; an accepted
+// FuzzDecodeEvent feeds Decode hostile bodies and queries. It must never
+// panic; it returns an event or a *BadRequestError, never both; DecodeStored
+// reads an accepted body as Decode did; an accepted
 // body is one JSON object whose "id" and "status" (matched the way
 // encoding/json matches field names) are the non-empty strings the event
 // holds, so no other JSON parser can read a different event from it; and
@@ -37,6 +41,13 @@ func FuzzDecodeEvent(f *testing.F) {
 			return
 		}
 		checkDecoded(t, body, query, ev)
+		stored, err := DecodeStored(body, query, received)
+		if err != nil {
+			t.Fatalf("DecodeStored(%.200q) = %v after Decode accepted it", body, err)
+		}
+		if diff := cmp.Diff(ev, stored, cmp.AllowUnexported(Event{}), cmpopts.IgnoreFields(Event{}, "raw"), cmpopts.EquateNaNs()); diff != "" {
+			t.Fatalf("DecodeStored(%.200q) disagrees with Decode (-want +got):\n%s", body, diff)
+		}
 		if qerr := CheckQuery(ev, query); qerr != nil && !errors.Is(qerr, ErrQueryMismatch) {
 			t.Fatalf("CheckQuery(%q, %q) = %v, want nil or ErrQueryMismatch", ev.webhook, rawQuery, qerr)
 		}

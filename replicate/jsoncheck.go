@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"math"
 )
 
 const (
@@ -37,11 +38,19 @@ func checkJSON(body []byte) error {
 	return checkJSONFields(body, nil)
 }
 
+var colon = []byte(":")
+
 // checkJSONFields is checkJSON that also records, in top, the raw value of
 // each top-level member whose key is one of topNames: intake's decoder then
 // needs no second pass over the body.
 func checkJSONFields(body []byte, top *topFields) error {
-	c := jsonChecker{b: body, keys: make([]keyRef, 0, maxSmallKeys), seed: maphash.MakeSeed(), top: top, field: -1}
+	if len(body) > math.MaxUint32 {
+		return errors.New("body is too large to check")
+	}
+	// Every key is followed by a colon: their count bounds the keys the
+	// stack can hold, and sizing it once avoids copying a stack of
+	// millions of keys as it grows.
+	c := jsonChecker{b: body, keys: make([]keyRef, 0, max(maxSmallKeys, bytes.Count(body, colon))), seed: maphash.MakeSeed(), top: top, field: -1}
 	return c.run()
 }
 
@@ -57,21 +66,21 @@ const (
 
 // keyRef is one key of an open object. Its unescaped bytes are
 // b[start:end] when the key has no escapes, arena[start:end] otherwise.
+// Offsets are 32 bits (checkJSON refuses larger bodies) to keep an object
+// of millions of keys small.
 type keyRef struct {
-	start, end int
-	inArena    bool
+	start, end uint32
 	hash       uint64 // of the key, folded if its object ignores case
-	next       int    // index in keys of an earlier key with the same hash, or -1
+	inArena    bool
 }
 
 // objectKeys describes one open object. Its keys are keys[keyMark:]: objects
 // close in the reverse order they open, so the keys of all open objects share
 // one stack, and so do their unescaped forms in the arena.
 type objectKeys struct {
-	fold      bool           // compare keys ignoring case
-	keyMark   int            // len(keys) when the object opened
-	arenaMark int            // len(arena) when the object opened
-	index     map[uint64]int // hash → the last key with it; past maxSmallKeys keys
+	fold      bool // compare keys ignoring case
+	keyMark   int  // len(keys) when the object opened
+	arenaMark int  // len(arena) when the object opened
 }
 
 // jsonChecker holds the state of one checkJSON call.
@@ -174,7 +183,10 @@ func (c *jsonChecker) push(ch byte, fold bool) (jsonState, error) {
 func (c *jsonChecker) pop() (jsonState, error) {
 	c.depth--
 	if o := &c.objs[c.depth]; c.open[c.depth] == '{' {
-		c.keys, c.arena, o.index = c.keys[:o.keyMark], c.arena[:o.arenaMark], nil
+		if err := c.checkBigObject(o); err != nil {
+			return 0, err
+		}
+		c.keys, c.arena = c.keys[:o.keyMark], c.arena[:o.arenaMark]
 	}
 	c.i++
 	if c.depth > 0 {
@@ -223,7 +235,7 @@ func (c *jsonChecker) key() (jsonState, error) {
 	if err != nil {
 		return 0, err
 	}
-	ref := keyRef{start: start + 1, end: c.i - 1}
+	ref := keyRef{start: uint32(start + 1), end: uint32(c.i - 1)}
 	if escaped {
 		ref = c.unescapeKey(c.b[start+1 : c.i-1])
 	}

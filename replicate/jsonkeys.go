@@ -2,8 +2,10 @@ package replicate
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"hash/maphash"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf16"
@@ -14,7 +16,10 @@ import (
 // where an object ignores case) and compared with the other keys of their
 // object.
 
-// addKey records a key of the innermost object, failing on a duplicate.
+// addKey records a key of the innermost object. The first maxSmallKeys
+// keys of an object are compared with each other as they come (a linear
+// scan of hashes); an object with more is checked once, when it closes
+// (checkBigObject), which keeps millions of keys cheap.
 func (c *jsonChecker) addKey(ref keyRef) error {
 	o := &c.objs[c.depth-1]
 	k := c.keyBytes(ref)
@@ -23,7 +28,7 @@ func (c *jsonChecker) addKey(ref keyRef) error {
 	} else {
 		ref.hash = maphash.Bytes(c.seed, k)
 	}
-	if o.index == nil {
+	if len(c.keys)-o.keyMark < maxSmallKeys {
 		for _, p := range c.keys[o.keyMark:] {
 			if p.hash == ref.hash {
 				if err := c.compareKey(o.fold, p, k); err != nil {
@@ -31,34 +36,28 @@ func (c *jsonChecker) addKey(ref keyRef) error {
 				}
 			}
 		}
-	} else if j, ok := o.index[ref.hash]; ok {
-		for ; j >= 0; j = c.keys[j].next {
-			if err := c.compareKey(o.fold, c.keys[j], k); err != nil {
+	}
+	c.keys = append(c.keys, ref)
+	return nil
+}
+
+// checkBigObject fails when an object of more than maxSmallKeys keys, now
+// closing, has a key twice: its keys are sorted by hash and each run of
+// equal hashes compared. The first maxSmallKeys were compared as they came.
+func (c *jsonChecker) checkBigObject(o *objectKeys) error {
+	keys := c.keys[o.keyMark:]
+	if len(keys) <= maxSmallKeys {
+		return nil
+	}
+	slices.SortFunc(keys, func(a, b keyRef) int { return cmp.Compare(a.hash, b.hash) })
+	for i := 1; i < len(keys); i++ {
+		for j := i - 1; j >= 0 && keys[j].hash == keys[i].hash; j-- {
+			if err := c.compareKey(o.fold, keys[j], c.keyBytes(keys[i])); err != nil {
 				return err
 			}
 		}
 	}
-	c.keys = append(c.keys, ref)
-	switch n := len(c.keys) - o.keyMark; {
-	case n == maxSmallKeys+1:
-		o.index = make(map[uint64]int, 4*maxSmallKeys)
-		for j := o.keyMark; j < len(c.keys); j++ {
-			c.indexKey(o, j)
-		}
-	case n > maxSmallKeys+1:
-		c.indexKey(o, len(c.keys)-1)
-	}
 	return nil
-}
-
-// indexKey adds keys[j] to the hash index of its object o.
-func (c *jsonChecker) indexKey(o *objectKeys, j int) {
-	k := &c.keys[j]
-	k.next = -1
-	if prev, ok := o.index[k.hash]; ok {
-		k.next = prev
-	}
-	o.index[k.hash] = j
 }
 
 // compareKey fails when k, the new key, duplicates the earlier key p.
@@ -143,7 +142,7 @@ func duplicateKey(k []byte, caseOnly bool) error {
 // unescapeKey appends the unescaped form of s, the inside of a valid string
 // literal, to the arena.
 func (c *jsonChecker) unescapeKey(s []byte) keyRef {
-	from := len(c.arena)
+	from := uint32(len(c.arena))
 	for len(s) > 0 {
 		j := bytes.IndexByte(s, '\\')
 		if j != 0 {
@@ -168,7 +167,7 @@ func (c *jsonChecker) unescapeKey(s []byte) keyRef {
 		c.arena = utf8.AppendRune(c.arena, r)
 		s = s[n:]
 	}
-	return keyRef{start: from, end: len(c.arena), inArena: true}
+	return keyRef{start: from, end: uint32(len(c.arena)), inArena: true}
 }
 
 // unescapeByte returns the byte that the one-letter escape \ch stands for.

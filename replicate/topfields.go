@@ -95,3 +95,32 @@ func (t *topFields) time(i int) time.Time {
 	}
 	return tm
 }
+
+// scanTopFields records the top-level members of body, an object that
+// checkJSON accepted before (duplicate keys and all), without checking it
+// again. It reports false for anything that does not even look like an
+// object, so that the caller can fall back to the strict path.
+func scanTopFields(body []byte, top *topFields) bool {
+	d := boundedDecoder{b: body}
+	d.space()
+	if d.i >= len(body) || body[d.i] != '{' {
+		return false
+	}
+	ok := true
+	func() {
+		defer func() {
+			if recover() != nil { // an index out of range: not a checked body
+				ok = false
+			}
+		}()
+		d.members(func(key string) {
+			d.space()
+			start := d.i
+			d.skip()
+			if f := topIndex([]byte(key)); f >= 0 && top.raw[f] == nil {
+				top.raw[f] = body[start:d.i]
+			}
+		})
+	}()
+	return ok
+}
