@@ -150,7 +150,7 @@ type done struct {
 func (r *Relay) reviveDead(w http.ResponseWriter, req *http.Request) {
 	r.deadOp(w, req, func(ctx context.Context, id uint64) (any, error) {
 		err := r.store.Revive(ctx, id, r.now())
-		r.wakeDispatcher()
+		r.anyJobsDue()
 		return done{OK: true, ID: id}, err
 	})
 }

@@ -46,7 +46,7 @@ func (r *Relay) deliver(ctx context.Context, j store.Job) (pause time.Time) {
 	}
 	cancel()
 	if err == nil {
-		r.recorder.record("record delivery", log, func(ctx context.Context) error { return r.store.Complete(ctx, j.ID) })
+		r.recorder.record("record delivery", log, func(ctx context.Context) error { return r.store.Complete(ctx, j.ID) }, nil)
 		r.metrics.attempt(e.name, "delivered", "none", took)
 		r.metrics.delivered(e.name, happened, r.now())
 		log.Info("delivered", "took", took)
@@ -82,7 +82,8 @@ func (r *Relay) failed(cfg *Config, e *notifierEntry, j store.Job, err error, to
 	}
 	switch d.verdict {
 	case release:
-		r.recorder.record("release job", log, func(ctx context.Context) error { return r.store.Release(ctx, j.ID) })
+		r.recorder.record("release job", log, func(ctx context.Context) error { return r.store.Release(ctx, j.ID) },
+			func() { r.jobsDue(j.Notifier, r.now()) })
 		r.metrics.attempt(e.name, "interrupted", d.label, took)
 		return time.Time{}
 	case dead:
@@ -97,7 +98,8 @@ func (r *Relay) failed(cfg *Config, e *notifierEntry, j store.Job, err error, to
 		level = slog.LevelWarn
 	}
 	log.Log(context.Background(), level, "send failed; will retry", "error", d.reason, "retry_in", d.at.Sub(now).Round(time.Millisecond))
-	r.recorder.record("record retry", log, func(ctx context.Context) error { return r.store.Retry(ctx, j.ID, d.at, d.reason) })
+	r.recorder.record("record retry", log, func(ctx context.Context) error { return r.store.Retry(ctx, j.ID, d.at, d.reason) },
+		func() { r.jobsDue(j.Notifier, d.at) })
 	r.metrics.attempt(e.name, "retry", d.label, took)
 	return d.pause
 }
@@ -110,5 +112,9 @@ func (r *Relay) kill(cfg *Config, j store.Job, k store.Kill, log *slog.Logger) {
 		k.Then = &store.NewJob{Rule: onDeadRule, Notifier: od, NoDedupe: true, Extra: encodeNotice(j, k)}
 	}
 	log.Error("dead letter", "error", k.Reason)
-	r.recorder.record("record dead letter", log, func(ctx context.Context) error { return r.store.Kill(ctx, j.ID, k) })
+	var landed func()
+	if k.Then != nil {
+		landed = func() { r.jobsDue(k.Then.Notifier, k.At) }
+	}
+	r.recorder.record("record dead letter", log, func(ctx context.Context) error { return r.store.Kill(ctx, j.ID, k) }, landed)
 }

@@ -84,6 +84,8 @@ func waitFor(c <-chan struct{}, d time.Duration) bool {
 // dispatch is the dispatcher's loop: it claims for every lane what the lane
 // may take now, hands each job to start, and sleeps until a send ends, a
 // webhook arrives, a lane's pause or pace allows more, or a job falls due.
+// It asks the store when each notifier's next job is due only when a claim
+// comes up short, so that under load a send ending costs one claim.
 // After ctx ends it claims nothing more and returns once every send it
 // started has reported on done.
 func (r *Relay) dispatch(ctx context.Context, done <-chan sent, start func(store.Job)) {
@@ -95,38 +97,108 @@ func (r *Relay) dispatch(ctx context.Context, done <-chan sent, start func(store
 			l.pause(s.pause)
 		}
 	}
+	noted := func(now time.Time) { // jobs fell due earlier than the lanes knew
+		at, all := r.due.take()
+		for n, t := range at {
+			l := laneFor(lanes, n, rateOf(r.cfg.Load(), n))
+			l.nextDue = earliest(l.nextDue, t)
+		}
+		if all {
+			for _, l := range lanes {
+				l.nextDue = now
+			}
+		}
+	}
+	needHeads := true
 	for ctx.Err() == nil {
 		now := r.now()
-		quota, wake := r.quotas(ctx, lanes, now)
+		cfg := r.cfg.Load()
+		if needHeads {
+			if err := r.refreshDue(ctx, cfg, lanes, now); err != nil {
+				if ctx.Err() == nil {
+					r.log.Error("look for due jobs", "error", err)
+				}
+				r.sleep(ctx, now.Add(time.Second), done, ended)
+				continue
+			}
+			needHeads = false
+		}
+		quota, wake := quotas(cfg, lanes, now)
 		if len(quota) > 0 {
 			jobs, err := r.claim(ctx, now, quota)
-			if err != nil && ctx.Err() == nil {
-				r.log.Error("claim jobs", "error", err)
-				wake = earliest(wake, now.Add(time.Second))
+			if err != nil {
+				if ctx.Err() == nil {
+					r.log.Error("claim jobs", "error", err)
+				}
+				r.sleep(ctx, now.Add(time.Second), done, ended)
+				continue
 			}
+			got := map[string]int{}
 			for _, j := range jobs {
 				lanes[j.Notifier].take(now)
+				got[j.Notifier]++
 				start(j)
 			}
-			if len(jobs) > 0 {
-				continue // a lane may take more, or another lane's job fell due
+			for n, q := range quota {
+				if got[n] < q { // nothing more due now: when is its next job?
+					needHeads = true
+				}
+			}
+			if len(jobs) > 0 || needHeads {
+				continue
 			}
 		}
-		t := time.NewTimer(min(max(wake.Sub(r.now()), 0), maxIdle))
-		select {
-		case <-ctx.Done():
-		case <-r.wake:
-		case s := <-done:
-			ended(s)
-		case <-t.C:
-		case reply := <-r.ping:
-			close(reply)
+		if r.sleep(ctx, wake, done, ended) {
+			noted(r.now())
 		}
-		t.Stop()
 	}
 	for inFlight(lanes) > 0 {
 		ended(<-done)
 	}
+}
+
+// sleep waits until wake, a send ending (passed to ended), a ping, or ctx;
+// it reports whether a webhook arrived (new jobs may be due).
+func (r *Relay) sleep(ctx context.Context, wake time.Time, done <-chan sent, ended func(sent)) (arrived bool) {
+	t := time.NewTimer(min(max(wake.Sub(r.now()), 0), maxIdle))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-r.wake:
+		return true
+	case s := <-done:
+		ended(s)
+	case <-t.C:
+	case reply := <-r.ping:
+		close(reply)
+	}
+	return false
+}
+
+// refreshDue asks the store when each notifier's next job is due and
+// records it in its lane, making lanes for notifiers with jobs but no
+// configuration (their jobs are dead-lettered).
+func (r *Relay) refreshDue(ctx context.Context, cfg *Config, lanes map[string]*lane, now time.Time) error {
+	heads, err := r.heads(ctx)
+	if err != nil {
+		return err
+	}
+	for n, l := range lanes {
+		if _, ok := heads[n]; !ok {
+			l.nextDue = now.Add(maxIdle) // no job pending: a webhook wakes the loop
+		}
+	}
+	for n, due := range heads {
+		laneFor(lanes, n, rateOf(cfg, n)).nextDue = due
+	}
+	return nil
+}
+
+func rateOf(cfg *Config, notifier string) rate.Limit {
+	if e, ok := cfg.notifiers[notifier]; ok {
+		return e.rate.Limit
+	}
+	return 0
 }
 
 // inFlight is the number of sends in progress in all lanes.
@@ -138,30 +210,21 @@ func inFlight(lanes map[string]*lane) int {
 	return n
 }
 
-// quotas returns how many jobs each notifier with due jobs may take now,
-// and when to look again for the ones that may take none (a send ending
-// wakes the loop too).
-func (r *Relay) quotas(ctx context.Context, lanes map[string]*lane, now time.Time) (map[string]int, time.Time) {
-	wake := now.Add(maxIdle)
-	heads, err := r.heads(ctx)
-	if err != nil {
-		if ctx.Err() == nil {
-			r.log.Error("look for due jobs", "error", err)
-		}
-		return nil, now.Add(time.Second)
+// quotas returns how many jobs each lane may take now, and when to look
+// again for the ones that may take none (a send ending wakes the loop too).
+func quotas(cfg *Config, lanes map[string]*lane, now time.Time) (map[string]int, time.Time) {
+	for n, e := range cfg.notifiers { // every configured notifier has a lane (a new one: maybe due)
+		laneFor(lanes, n, e.rate.Limit)
 	}
-	cfg := r.cfg.Load()
+	wake := now.Add(maxIdle)
 	quota := map[string]int{}
-	for notifier, due := range heads {
-		limit, most := rate.Limit(0), cfg.File.Delivery.Workers
-		if e, known := cfg.notifiers[notifier]; known {
-			limit = e.rate.Limit
-		} else {
+	for notifier, l := range lanes {
+		most := cfg.File.Delivery.Workers
+		if _, known := cfg.notifiers[notifier]; !known {
 			most = unknownLaneWorkers
 		}
-		l := laneFor(lanes, notifier, limit)
-		if due.After(now) {
-			wake = earliest(wake, due)
+		if l.nextDue.After(now) {
+			wake = earliest(wake, l.nextDue)
 			continue
 		}
 		if n, at := l.quota(now, most-l.busy); n > 0 {

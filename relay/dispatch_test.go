@@ -237,7 +237,7 @@ func TestPermanentDeadLetters(t *testing.T) {
 			t.Fatal(err)
 		}
 		b.fakes["a|"].answer = nil
-		b.r.wakeDispatcher()
+		b.r.anyJobsDue()
 		time.Sleep(time.Second)
 		synctest.Wait()
 		if n := len(b.fakes["a|"].messages()); n != 1 {

@@ -12,7 +12,8 @@ import (
 // jobs are claimed and sent meanwhile. Lanes belong to the dispatcher's
 // loop and are read and written by it alone.
 type lane struct {
-	busy        int // sends in flight
+	busy        int       // sends in flight
+	nextDue     time.Time // when its next job is due, as last known
 	limit       rate.Limit
 	limiter     *rate.Limiter // nil: unlimited
 	pausedUntil time.Time

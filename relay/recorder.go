@@ -31,8 +31,9 @@ type recorder struct {
 	wake    func() // a write landed: a lease ended, a job may be due
 }
 
-// record runs write in a goroutine of its own, with retries.
-func (rc *recorder) record(what string, log *slog.Logger, write func(context.Context) error) {
+// record runs write in a goroutine of its own, with retries; landed, when
+// not nil, runs once the write has landed.
+func (rc *recorder) record(what string, log *slog.Logger, write func(context.Context) error, landed func()) {
 	rc.wg.Go(func() {
 		wait := recordBackoff
 		var last string
@@ -45,8 +46,8 @@ func (rc *recorder) record(what string, log *slog.Logger, write func(context.Con
 				if last != "" {
 					log.Info(what+": recorded after failing", "previous_error", last)
 				}
-				if rc.wake != nil {
-					rc.wake()
+				if landed != nil {
+					landed()
 				}
 				return
 			case errors.Is(err, store.ErrNotFound):

@@ -24,18 +24,20 @@ import (
 // Relay ties a config, a store and the dispatcher together. Build it with
 // New; serve IntakeHandler and AdminHandler; run Run until shutdown.
 type Relay struct {
-	cfg      atomic.Pointer[Config]
-	store    store.Store
-	log      *slog.Logger
-	now      func() time.Time
-	wake     chan struct{}
-	ping     chan chan struct{}
-	draining atomic.Bool
-	ready    atomic.Bool
-	metrics  *Metrics
-	requests atomic.Uint64 // numbers the webhooks received, for log lines
-	events   eventCache    // decoded webhooks, shared by their jobs
-	recorder recorder      // writes the outcome of each attempt
+	cfg        atomic.Pointer[Config]
+	store      store.Store
+	log        *slog.Logger
+	now        func() time.Time
+	wake       chan struct{}
+	ping       chan chan struct{}
+	draining   atomic.Bool
+	ready      atomic.Bool
+	metrics    *Metrics
+	requests   atomic.Uint64 // numbers the webhooks received, for log lines
+	events     eventCache    // decoded webhooks, shared by their jobs
+	recorder   recorder      // writes the outcome of each attempt
+	due        dueNotes      // jobs that fell due, for the sleeping dispatcher
+	webhookLog webhookLog    // which webhooks get a log line
 }
 
 // Options are Relay's optional dependencies.
@@ -47,7 +49,6 @@ type Options struct {
 // New returns a Relay serving cfg from st.
 func New(cfg *Config, st store.Store, log *slog.Logger, opts Options) *Relay {
 	r := &Relay{store: st, log: log, now: opts.Now, metrics: opts.Metrics, wake: make(chan struct{}, 1), ping: make(chan chan struct{})}
-	r.recorder.wake = r.wakeDispatcher
 	if r.now == nil {
 		r.now = processClock()
 	}
@@ -83,7 +84,7 @@ func (r *Relay) Reload(cfg *Config) {
 		r.log.Warn("reload: server, state and delivery.workers settings take effect at restart")
 	}
 	old.retire()
-	r.wakeDispatcher()
+	r.anyJobsDue()
 }
 
 // Alive reports whether the dispatcher loop answers within ctx: the

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/hooknote/hooknote/replicate"
@@ -90,7 +91,7 @@ func (in *intake) serve(w http.ResponseWriter, req *http.Request) {
 	}
 	attrs := append(o.attrs, slog.String("result", o.result), slog.Int("code", o.status), slog.Duration("took", took),
 		slog.Uint64("request_id", in.r.requests.Add(1)))
-	in.r.log.LogAttrs(req.Context(), level, "webhook", attrs...)
+	in.r.logWebhook(req.Context(), start, level, o.result, attrs)
 }
 
 func failure(status int, result, msg string, err error) outcome {
@@ -187,12 +188,15 @@ func (r *Relay) enqueue(req *http.Request, cfg *Config, body []byte) outcome {
 	if cfg.verifier != nil { // a verified id; unsigned requests dedupe on their jobs alone
 		wh.WebhookID = req.Header.Get("webhook-id")
 	}
-	matched := make([]string, 0, len(routes))
-	for _, rt := range routes {
+	var matched strings.Builder
+	for i, rt := range routes {
 		wh.Jobs = append(wh.Jobs, store.NewJob{Rule: rt.Rule.Name, Notifier: rt.Notifier})
-		matched = append(matched, rt.Rule.Name+"→"+rt.Notifier)
+		if i > 0 {
+			matched.WriteByte(' ')
+		}
+		matched.WriteString(rt.Rule.Name + "→" + rt.Notifier)
 	}
-	attrs = append(attrs, slog.Any("matched", matched))
+	attrs = append(attrs, slog.String("matched", matched.String()))
 	ctx, cancel := context.WithTimeout(req.Context(), intakeStoreTimeout)
 	defer cancel()
 	res, err := r.store.Enqueue(ctx, wh)
@@ -202,7 +206,9 @@ func (r *Relay) enqueue(req *http.Request, cfg *Config, body []byte) outcome {
 		return o
 	}
 	if res.Accepted > 0 {
-		r.wakeDispatcher()
+		for _, rt := range routes {
+			r.jobsDue(rt.Notifier, now)
+		}
 	}
 	result := "accepted"
 	switch {

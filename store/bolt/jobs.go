@@ -28,29 +28,23 @@ func (d *DB) Claim(ctx context.Context, now time.Time, max int, perNotifier map[
 	if max <= 0 {
 		return nil, nil
 	}
-	recs, err := d.lease(nanos(now), max, perNotifier)
+	jobs, err := d.lease(nanos(now), max, perNotifier)
 	if err != nil {
-		return nil, fmt.Errorf("claim jobs: %w", err)
-	}
-	if len(recs) == 0 {
-		return nil, nil
-	}
-	jobs, err := d.withBodies(recs)
-	if err != nil {
-		d.unlease(recs...)
 		return nil, fmt.Errorf("claim jobs: %w", err)
 	}
 	return jobs, nil
 }
 
-// lease scans the due jobs and leases up to max of them (per notifier as
-// perNotifier says). It holds d.mu throughout, and leases end only after
-// their transaction commits, so the scan never sees a job whose lease ended
-// in a transaction it cannot see.
-func (d *DB) lease(now int64, max int, perNotifier map[string]int) ([]record, error) {
+// lease scans the due jobs, leases up to max of them (per notifier as
+// perNotifier says) and reads their bodies, in one read transaction. It
+// holds d.mu throughout, and leases end only after their transaction
+// commits, so the scan never sees a job whose lease ended in a transaction
+// it cannot see.
+func (d *DB) lease(now int64, max int, perNotifier map[string]int) ([]store.Job, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	var recs []record
+	var jobs []store.Job
 	err := d.bolt.View(func(tx *bbolt.Tx) error {
 		t := openTxn(tx)
 		heads := d.dueHeads(t, now, perNotifier)
@@ -78,15 +72,16 @@ func (d *DB) lease(now int64, max int, perNotifier map[string]int) ([]record, er
 			}
 			d.advance(next, now)
 		}
+		jobs = d.withBodies(t, recs)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	for _, r := range recs {
-		d.leased[r.ID] = struct{}{}
+	for _, j := range jobs {
+		d.leased[j.ID] = struct{}{}
 	}
-	return recs, nil
+	return jobs, nil
 }
 
 // dueCursor walks one notifier's due jobs that are not leased.
@@ -158,38 +153,25 @@ func (d *DB) settle(h *dueCursor, k []byte, now int64) {
 	h.ok = false
 }
 
-// withBodies reads the bodies of leased records, outside d.mu. A job
-// deleted meanwhile (by a caller not holding its lease) is left out.
-func (d *DB) withBodies(recs []record) ([]store.Job, error) {
+// withBodies copies the bodies of recs out of t: jobs of one webhook share
+// one copy.
+func (d *DB) withBodies(t *txn, recs []record) []store.Job {
 	jobs := make([]store.Job, 0, len(recs))
-	var gone []record
-	err := d.bolt.View(func(tx *bbolt.Tx) error {
-		t := openTxn(tx)
-		bodies := make(map[uint64][]byte)
-		for _, r := range recs {
-			if t.jobs.Get(itob(r.ID)) == nil {
-				gone = append(gone, r)
-				continue
+	bodies := make(map[uint64][]byte)
+	for _, r := range recs {
+		body, ok := bodies[r.bodyID]
+		if !ok {
+			v := t.bodies.Get(itob(r.bodyID))
+			if v == nil {
+				d.log.Warn("job body missing", "job", r.ID, "body", r.bodyID)
 			}
-			body, ok := bodies[r.bodyID]
-			if !ok {
-				v := t.bodies.Get(itob(r.bodyID))
-				if v == nil {
-					d.log.Warn("job body missing", "job", r.ID, "body", r.bodyID)
-				}
-				body = append([]byte{}, v...)
-				bodies[r.bodyID] = body
-			}
-			r.Body = body
-			jobs = append(jobs, r.Job)
+			body = append([]byte{}, v...)
+			bodies[r.bodyID] = body
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
+		r.Body = body
+		jobs = append(jobs, r.Job)
 	}
-	d.unlease(gone...)
-	return jobs, nil
+	return jobs
 }
 
 // unlease ends the leases of the records.
