@@ -110,8 +110,8 @@ func TestHungNotifierHoldsOnlyItsLane(t *testing.T) {
 			t.Fatalf("b delivered %d of 6 while a hangs, want all", n)
 		}
 		for i, at := range b.fakes["b|"].callTimes() {
-			if d := at.Sub(start); d > 0 {
-				t.Errorf("b's send %d waited %v behind a's hung sends, want none", i, d)
+			if d := at.Sub(start); d > time.Second { // a's sends hang for 10s
+				t.Errorf("b's send %d waited %v behind a's hung sends, want no wait", i, d)
 			}
 		}
 		if n := len(b.fakes["a|"].callTimes()); n != 2 {

@@ -38,6 +38,7 @@ func BenchmarkEnqueueParallel(b *testing.B) {
 	ctx := context.Background()
 	var next atomic.Uint64
 	b.ReportAllocs()
+	b.SetParallelism(16) // 32 writers on 2 CPUs, as 32 connections would be
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {

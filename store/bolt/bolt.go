@@ -2,7 +2,6 @@ package bolt
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -63,6 +62,11 @@ type DB struct {
 
 	mu     sync.Mutex // guards leased; held across Claim's scan
 	leased map[uint64]struct{}
+
+	// pending and dead count jobs and dead letters, kept in step with every
+	// commit that changes them.
+	pending, dead atomic.Int64
+	opts          Options // as given to Open, for opening the file again
 }
 
 // Open opens (creating with mode 0600) the state file at path and starts
@@ -93,7 +97,28 @@ func Open(path string, opts Options) (*DB, error) {
 		quit:      make(chan struct{}),
 		done:      make(chan struct{}),
 		leased:    make(map[uint64]struct{}),
+		opts:      opts,
 	}
+	if d.worthCompacting() && countEmpty(b) {
+		size := fileSize(path)
+		nb, err := compactFile(b, path, opts)
+		if nb == nil {
+			return nil, fmt.Errorf("open store %q: %w", path, err)
+		}
+		d.bolt = nb
+		if err != nil {
+			opts.Logger.Warn("compact state file: kept the file as it was", "error", err)
+		} else {
+			opts.Logger.Info("compacted state file", "file", path, "bytes_before", size, "bytes_after", fileSize(path))
+		}
+	}
+	pending, dead, err := countRecords(d.bolt)
+	if err != nil {
+		_ = d.bolt.Close()
+		return nil, fmt.Errorf("open store %q: %w", path, err)
+	}
+	d.pending.Store(pending)
+	d.dead.Store(dead)
 	go d.commitLoop()
 	return d, nil
 }
@@ -108,6 +133,11 @@ func openFile(path string, opts Options) (*bbolt.DB, error) {
 	if err := verifyFile(path, opts.LockTimeout); err != nil {
 		return nil, err
 	}
+	return openBolt(path, opts)
+}
+
+// openBolt opens the bbolt file at path for writing, brought up to date.
+func openBolt(path string, opts Options) (*bbolt.DB, error) {
 	b, err := bbolt.Open(path, 0o600, &bbolt.Options{
 		Timeout: opts.LockTimeout,
 		// The freelist is rebuilt at open (walking the pages verifyFile
@@ -144,8 +174,13 @@ func initBuckets(tx *bbolt.Tx) error {
 	v := meta.Get([]byte(keyVersion))
 	switch {
 	case v == nil:
-	case len(v) == 1 && (v[0] == 1 || v[0] == 2):
-		if err := rebuildDue(tx); err != nil {
+	case len(v) == 1 && v[0] >= 1 && v[0] < fileVersion:
+		if v[0] < 3 {
+			if err := rebuildDue(tx); err != nil {
+				return fmt.Errorf("upgrade from version %d: %w", v[0], err)
+			}
+		}
+		if err := hashSeen(tx); err != nil {
 			return fmt.Errorf("upgrade from version %d: %w", v[0], err)
 		}
 	case len(v) == 1 && v[0] == fileVersion:
@@ -155,6 +190,38 @@ func initBuckets(tx *bbolt.Tx) error {
 	}
 	return meta.Put([]byte(keyVersion), []byte{fileVersion})
 }
+
+// hashSeen replaces the dedupe keys of a file of version 3 or before, kept
+// plain with an expiry index, by their hashes (version 4).
+func hashSeen(tx *bbolt.Tx) error {
+	old := tx.Bucket([]byte(bucketSeen))
+	keys := map[string][]byte{}
+	if err := old.ForEach(func(k, v []byte) error {
+		keys[string(hashKey(k))] = append([]byte(nil), v...)
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := tx.DeleteBucket([]byte(bucketSeen)); err != nil {
+		return err
+	}
+	if err := tx.DeleteBucket([]byte(legacyBucketExpiry)); err != nil && !errors.Is(err, bolterrors.ErrBucketNotFound) {
+		return err
+	}
+	seen, err := tx.CreateBucket([]byte(bucketSeen))
+	if err != nil {
+		return err
+	}
+	for k, v := range keys {
+		if err := seen.Put([]byte(k), v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// legacyBucketExpiry indexed dedupe keys by expiry until version 4.
+const legacyBucketExpiry = "expiry"
 
 // rebuildDue replaces the due index with one built from the jobs: files of
 // version 1 and 2 indexed jobs by due time alone.
@@ -217,73 +284,71 @@ func (d *DB) Stats(ctx context.Context) (store.Stats, error) {
 		return store.Stats{}, err
 	}
 	defer leave()
-	var s store.Stats
-	err = d.bolt.View(func(tx *bbolt.Tx) error {
-		s.Pending = tx.Bucket([]byte(bucketJobs)).Stats().KeyN
-		s.Dead = tx.Bucket([]byte(bucketDead)).Stats().KeyN
-		return nil
-	})
-	if err != nil {
-		return store.Stats{}, fmt.Errorf("store stats: %w", err)
-	}
-	return s, nil
+	return store.Stats{Pending: int(d.pending.Load()), Dead: int(d.dead.Load())}, nil
 }
 
 // Sweep deletes the dedupe keys and terminal marks that expired at or before
-// now, at most sweepChunk per transaction, until none is left or ctx ends.
+// now, looking at sweepChunk keys per transaction, in one pass over all of
+// them, until done or ctx ends. Then, when the queue is empty and most of
+// the file is free pages (a backlog has drained), it compacts the file.
 func (d *DB) Sweep(ctx context.Context, now time.Time) (int, error) {
 	leave, err := d.enter(ctx)
 	if err != nil {
 		return 0, err
 	}
-	defer leave()
 	total := 0
+	var from []byte
 	for {
 		if err := ctx.Err(); err != nil {
+			leave()
 			return total, err
 		}
-		n, err := d.sweepChunk(nanos(now))
+		n, next, err := d.sweepChunk(from, nanos(now))
 		total += n
 		if err != nil {
+			leave()
 			return total, fmt.Errorf("sweep dedupe keys: %w", err)
 		}
-		if n < sweepChunk {
-			d.log.Debug("swept dedupe keys", "count", total)
-			return total, nil
+		if next == nil {
+			break
 		}
+		from = next
 	}
+	d.log.Debug("swept dedupe keys", "count", total)
+	leave()
+	if err := d.compactIfDrained(ctx); err != nil {
+		return total, err
+	}
+	return total, nil
 }
 
-// sweepChunk deletes up to sweepChunk expired keys in one transaction.
-func (d *DB) sweepChunk(now int64) (int, error) {
-	n := 0
-	err := d.bolt.Update(func(tx *bbolt.Tx) error {
-		seen, index := tx.Bucket([]byte(bucketSeen)), tx.Bucket([]byte(bucketExpiry))
-		var keys [][]byte
-		c := index.Cursor()
-		for k, _ := c.First(); k != nil && len(keys) < sweepChunk; k, _ = c.Next() {
-			if len(k) < 8 || unsortable(binary.BigEndian.Uint64(k)) > now {
-				break
+// sweepChunk looks at up to sweepChunk dedupe keys from from on, deletes
+// the expired ones, and returns where to go on (nil at the end).
+func (d *DB) sweepChunk(from []byte, now int64) (n int, next []byte, err error) {
+	err = d.bolt.Update(func(tx *bbolt.Tx) error {
+		seen := tx.Bucket([]byte(bucketSeen))
+		var expired [][]byte
+		c := seen.Cursor()
+		k, v := c.Seek(from)
+		for looked := 0; k != nil && looked < sweepChunk; k, v = c.Next() {
+			looked++
+			if decodeNanos(v) <= now {
+				expired = append(expired, append([]byte(nil), k...))
 			}
-			keys = append(keys, append([]byte(nil), k...))
 		}
-		for _, k := range keys {
-			if err := index.Delete(k); err != nil {
+		if k != nil {
+			next = append([]byte(nil), k...)
+		}
+		for _, k := range expired {
+			if err := seen.Delete(k); err != nil {
 				return err
 			}
-			// The seen key is deleted only if this index entry is its
-			// current expiry (mark keeps the two in step; this is a guard).
-			if v := seen.Get(k[8:]); v != nil && decodeNanos(v) == unsortable(binary.BigEndian.Uint64(k)) {
-				if err := seen.Delete(k[8:]); err != nil {
-					return err
-				}
-			}
 		}
-		n = len(keys)
+		n = len(expired)
 		return nil
 	})
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
-	return n, nil
+	return n, next, nil
 }

@@ -1,6 +1,7 @@
 package bolt
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -15,8 +16,7 @@ import (
 // key is big-endian so that keys sort by it.
 const (
 	bucketMeta   = "meta"   // keyVersion → formatVersion
-	bucketSeen   = "seen"   // dedupe key → expiry (8 bytes)
-	bucketExpiry = "expiry" // expiry (8 bytes) + dedupe key → nil
+	bucketSeen   = "seen"   // hashed dedupe key (16 bytes) → expiry (8 bytes)
 	bucketJobs   = "jobs"   // id (8 bytes) → job record
 	bucketDue    = "due"    // notifier (uvarint length + bytes) + nextAt (8 bytes) + id (8 bytes) → nil
 	bucketBodies = "bodies" // body id (8 bytes) → raw body
@@ -28,15 +28,16 @@ const (
 
 // allBuckets returns the names of every bucket, a new slice at each call.
 func allBuckets() []string {
-	return []string{bucketMeta, bucketSeen, bucketExpiry, bucketJobs, bucketDue, bucketBodies, bucketRefs, bucketDead}
+	return []string{bucketMeta, bucketSeen, bucketJobs, bucketDue, bucketBodies, bucketRefs, bucketDead}
 }
 
 // fileVersion is the layout of the file, in the meta bucket: 3 files the
-// due index by notifier. A file of version 1 or 2 has its due index rebuilt
-// at open. recordVersion is the first byte of every job record: version 1
-// records (an on_dead notice id instead of Extra) are still read.
+// due index by notifier; 4 keeps dedupe keys hashed to 16 bytes, without an
+// expiry index. Older files are brought up to date at open.
+// formatVersion is the first byte of every job record: version 1 records
+// (an on_dead notice id instead of Extra) are still read.
 const (
-	fileVersion     = 3
+	fileVersion     = 4
 	formatVersion   = 2 // of records
 	formatVersionV1 = 1
 )
@@ -51,9 +52,27 @@ const (
 // errCorrupt reports a record that cannot be decoded.
 var errCorrupt = errors.New("corrupt record")
 
-// seenKey builds a dedupe key of the given kind from length-prefixed parts,
-// so that no choice of part values can make two different keys equal.
+// seenKey is the stored dedupe key of the given kind and parts: the first
+// 16 bytes of the SHA-256 of their length-prefixed form, so that no choice
+// of part values makes two keys equal (collisions of 128 bits of SHA-256
+// cannot be found), and every key costs 16 bytes on disk whatever the ids,
+// rules and notifiers hold.
 func seenKey(kind byte, parts ...string) []byte {
+	return hashKey(plainKey(kind, parts...))
+}
+
+// hashKey hashes a dedupe key in its plain form (files of version 3 and
+// before stored them plain).
+func hashKey(plain []byte) []byte {
+	sum := sha256.Sum256(plain)
+	return sum[:seenKeyLen]
+}
+
+// seenKeyLen is the length of a stored dedupe key.
+const seenKeyLen = 16
+
+// plainKey builds the plain form of a dedupe key from length-prefixed parts.
+func plainKey(kind byte, parts ...string) []byte {
 	n := 1
 	for _, p := range parts {
 		n += binary.MaxVarintLen64 + len(p)
@@ -75,11 +94,6 @@ func unsortable(u uint64) int64 { return int64(u ^ (1 << 63)) }
 // itob encodes an id as an 8-byte big-endian key.
 func itob(id uint64) []byte { return binary.BigEndian.AppendUint64(make([]byte, 0, 8), id) }
 
-// expiryKey is the index key of a dedupe key expiring at exp.
-func expiryKey(exp int64, key []byte) []byte {
-	k := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(key)), sortable(exp))
-	return append(k, key...)
-}
 
 // duePrefix is the part of the due keys of notifier's jobs before the time.
 func duePrefix(notifier string) []byte {

@@ -208,7 +208,7 @@ func (d *DB) Heads(ctx context.Context) (map[string]time.Time, error) {
 
 // Complete deletes a delivered job; see store.Store.
 func (d *DB) Complete(ctx context.Context, id uint64) error {
-	return d.finish(ctx, "complete", id, func(t *txn, r *record) error {
+	return d.finish(ctx, "complete", id, counts{pending: -1}, func(t *txn, r *record) error {
 		if err := t.deleteJob(r); err != nil {
 			return err
 		}
@@ -218,7 +218,7 @@ func (d *DB) Complete(ctx context.Context, id uint64) error {
 
 // Retry records a failed attempt and reschedules the job; see store.Store.
 func (d *DB) Retry(ctx context.Context, id uint64, next time.Time, lastErr string) error {
-	return d.finish(ctx, "retry", id, func(t *txn, r *record) error {
+	return d.finish(ctx, "retry", id, counts{}, func(t *txn, r *record) error {
 		if err := t.deleteJob(r); err != nil {
 			return err
 		}
@@ -231,7 +231,7 @@ func (d *DB) Retry(ctx context.Context, id uint64, next time.Time, lastErr strin
 
 // Postpone reschedules a job without counting an attempt; see store.Store.
 func (d *DB) Postpone(ctx context.Context, id uint64, next time.Time) error {
-	return d.finish(ctx, "postpone", id, func(t *txn, r *record) error {
+	return d.finish(ctx, "postpone", id, counts{}, func(t *txn, r *record) error {
 		if err := t.deleteJob(r); err != nil {
 			return err
 		}
@@ -243,7 +243,11 @@ func (d *DB) Postpone(ctx context.Context, id uint64, next time.Time) error {
 // Kill moves a job to the dead letters, enqueuing k.Then for its webhook
 // in the same transaction; see store.Store.
 func (d *DB) Kill(ctx context.Context, id uint64, k store.Kill) error {
-	return d.finish(ctx, "kill", id, func(t *txn, r *record) error {
+	delta := counts{pending: -1, dead: 1}
+	if k.Then != nil {
+		delta.pending++
+	}
+	return d.finish(ctx, "kill", id, delta, func(t *txn, r *record) error {
 		if err := t.deleteJob(r); err != nil {
 			return err
 		}
@@ -273,7 +277,7 @@ func (d *DB) Kill(ctx context.Context, id uint64, k store.Kill) error {
 // finish runs fn on pending job id in the committer's next transaction
 // (shared with other writes: one fsync for many), then ends the job's lease
 // whatever the outcome.
-func (d *DB) finish(ctx context.Context, op string, id uint64, fn func(*txn, *record) error) error {
+func (d *DB) finish(ctx context.Context, op string, id uint64, delta counts, fn func(*txn, *record) error) error {
 	leave, err := d.enter(ctx)
 	if err != nil {
 		return err
@@ -295,7 +299,17 @@ func (d *DB) finish(ctx context.Context, op string, id uint64, fn func(*txn, *re
 	if err != nil {
 		return fmt.Errorf("%s job %d: %w", op, id, err)
 	}
+	d.count(delta)
 	return nil
+}
+
+// counts is how a committed operation changes the pending jobs and dead
+// letters.
+type counts struct{ pending, dead int64 }
+
+func (d *DB) count(c counts) {
+	d.pending.Add(c.pending)
+	d.dead.Add(c.dead)
 }
 
 // Release ends the lease of a job; store.ErrNotFound if the job does not exist.
@@ -367,7 +381,7 @@ func (d *DB) DeadLetter(ctx context.Context, id uint64) (store.Job, error) {
 // Revive moves dead letter id back to the queue under the same id; see
 // store.Store.
 func (d *DB) Revive(ctx context.Context, id uint64, now time.Time) error {
-	return d.deadLetter(ctx, "revive", id, func(t *txn, r *record) error {
+	return d.deadLetter(ctx, "revive", id, counts{pending: 1, dead: -1}, func(t *txn, r *record) error {
 		r.Attempts = 0
 		r.FirstAt, r.NextAt, r.DeadAt = now, now, time.Time{}
 		return t.putJob(r)
@@ -376,14 +390,14 @@ func (d *DB) Revive(ctx context.Context, id uint64, now time.Time) error {
 
 // Drop deletes dead letter id; see store.Store.
 func (d *DB) Drop(ctx context.Context, id uint64) error {
-	return d.deadLetter(ctx, "drop", id, func(t *txn, r *record) error {
+	return d.deadLetter(ctx, "drop", id, counts{dead: -1}, func(t *txn, r *record) error {
 		return t.deref(r.bodyID)
 	})
 }
 
 // deadLetter deletes dead letter id and runs fn on it, in one write
 // transaction.
-func (d *DB) deadLetter(ctx context.Context, op string, id uint64, fn func(*txn, *record) error) error {
+func (d *DB) deadLetter(ctx context.Context, op string, id uint64, delta counts, fn func(*txn, *record) error) error {
 	leave, err := d.enter(ctx)
 	if err != nil {
 		return err
@@ -403,5 +417,6 @@ func (d *DB) deadLetter(ctx context.Context, op string, id uint64, fn func(*txn,
 	if err != nil {
 		return fmt.Errorf("%s dead letter %d: %w", op, id, err)
 	}
+	d.count(delta)
 	return nil
 }

@@ -12,13 +12,12 @@ import (
 // txn holds the buckets of one transaction and the row-level operations
 // the store.Store methods are made of.
 type txn struct {
-	seen, expiry, jobs, due, bodies, refs, dead *bbolt.Bucket
+	seen, jobs, due, bodies, refs, dead *bbolt.Bucket
 }
 
 func openTxn(tx *bbolt.Tx) *txn {
 	return &txn{
 		seen:   tx.Bucket([]byte(bucketSeen)),
-		expiry: tx.Bucket([]byte(bucketExpiry)),
 		jobs:   tx.Bucket([]byte(bucketJobs)),
 		due:    tx.Bucket([]byte(bucketDue)),
 		bodies: tx.Bucket([]byte(bucketBodies)),
@@ -33,26 +32,17 @@ func (t *txn) live(key []byte, at int64) bool {
 	return v != nil && decodeNanos(v) > at
 }
 
-// mark records the dedupe key until exp (never shortening a later expiry),
-// keeping the expiry index in step. A nil key is not recorded.
+// mark records the dedupe key until exp, never shortening a later expiry.
+// A nil key is not recorded.
 func (t *txn) mark(key []byte, exp int64) error {
 	if key == nil {
 		return nil
 	}
-	if v := t.seen.Get(key); v != nil {
-		old := decodeNanos(v)
-		if old >= exp {
-			return nil
-		}
-		if err := t.expiry.Delete(expiryKey(old, key)); err != nil {
-			return fmt.Errorf("unindex dedupe key: %w", err)
-		}
+	if v := t.seen.Get(key); v != nil && decodeNanos(v) >= exp {
+		return nil
 	}
 	if err := t.seen.Put(key, encodeNanos(exp)); err != nil {
 		return fmt.Errorf("put dedupe key: %w", err)
-	}
-	if err := t.expiry.Put(expiryKey(exp, key), nil); err != nil {
-		return fmt.Errorf("index dedupe key: %w", err)
 	}
 	return nil
 }
