@@ -5,56 +5,17 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/hooknote/hooknote/replicate"
 )
 
-// event mirrors relay.Event (relay imports this package, so tests cannot
-// import relay): the same field names and types.
-type event struct {
-	ID       string
-	Kind     string
-	Status   string
-	Terminal bool
-
-	Model      string
-	Version    string
-	Deployment string
-	Source     string
-
-	Input  map[string]any
-	Output any
-	Logs   string
-	Error  string
-
-	CreatedAt   time.Time
-	StartedAt   time.Time
-	CompletedAt time.Time
-
-	Metrics metrics
-	URLs    urls
-
-	Query map[string]string
-
-	Rule       string
-	Notifier   string
-	ReceivedAt time.Time
-
-	Raw map[string]any
-}
-
-// metrics mirrors relay.Metrics.
-type metrics struct {
-	PredictTime float64
-	TotalTime   float64
-	Extra       map[string]any
-}
-
-// urls mirrors relay.URLs.
-type urls struct {
-	Web    string
-	Get    string
-	Cancel string
-	Stream string
-}
+// event, metrics and urls are the replicate types every template's dot is
+// made of.
+type (
+	event   = replicate.Event
+	metrics = replicate.Metrics
+	urls    = replicate.URLs
+)
 
 // at returns a fixed UTC time plus secs seconds.
 func at(secs float64) time.Time {

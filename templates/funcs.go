@@ -21,6 +21,7 @@ import (
 //	default d v   → v, or d when v is nil, zero or empty
 //	join sep list → the elements printed and joined; first N list → a prefix
 //	outputs v     → the http(s) URLs in an output value, recursively
+//	payload ev    → the event as the default webhook body's object (json it)
 //	link v        → v if it is a clean http(s) URL, else ""; base url → "out.png"
 //	get v k…      → v[k]… through maps and lists; nil when missing
 //	slackEscape v → & < > as entities, one line, no backticks or bidi controls;
@@ -46,6 +47,7 @@ func Funcs() map[string]any {
 		"link":        link,
 		"lower":       func(v any) string { return strings.ToLower(str(v)) },
 		"outputs":     outputs,
+		"payload":     payload,
 		"slackBlock":  slackBlock,
 		"slackEscape": slackEscape,
 		"slackRaw":    str,

@@ -201,7 +201,7 @@ func TestTruncateValidUTF8(t *testing.T) {
 // TestFuncNames checks that the documented functions exist.
 func TestFuncNames(t *testing.T) {
 	want := []string{"base", "default", "dict", "duration", "emoji", "first", "get", "join", "json", "link", "lower",
-		"outputs", "slackBlock", "slackEscape", "slackRaw", "str", "sub", "tail", "time", "title", "truncate", "upper"}
+		"outputs", "payload", "slackBlock", "slackEscape", "slackRaw", "str", "sub", "tail", "time", "title", "truncate", "upper"}
 	var got []string
 	for name := range Funcs() {
 		got = append(got, name)
