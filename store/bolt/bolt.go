@@ -67,6 +67,9 @@ type DB struct {
 	// commit that changes them.
 	pending, dead atomic.Int64
 	opts          Options // as given to Open, for opening the file again
+
+	compactKick   chan struct{} // the queue has emptied: compact if worth it
+	compactorDone chan struct{} // closed when the compactor has exited
 }
 
 // Open opens (creating with mode 0600) the state file at path and starts
@@ -98,6 +101,9 @@ func Open(path string, opts Options) (*DB, error) {
 		done:      make(chan struct{}),
 		leased:    make(map[uint64]struct{}),
 		opts:      opts,
+
+		compactKick:   make(chan struct{}, 1),
+		compactorDone: make(chan struct{}),
 	}
 	if d.worthCompacting() && countEmpty(b) {
 		size := fileSize(path)
@@ -120,6 +126,7 @@ func Open(path string, opts Options) (*DB, error) {
 	d.pending.Store(pending)
 	d.dead.Store(dead)
 	go d.commitLoop()
+	go d.compactor()
 	return d, nil
 }
 
@@ -249,13 +256,15 @@ func (d *DB) Path() string { return d.bolt.Path() }
 // file. Later calls of any method return store.ErrClosed.
 func (d *DB) Close() error {
 	d.closeMu.Lock()
-	defer d.closeMu.Unlock()
 	if d.closed {
+		d.closeMu.Unlock()
 		return store.ErrClosed
 	}
 	d.closed = true
 	close(d.quit)
 	<-d.done
+	d.closeMu.Unlock()
+	<-d.compactorDone // it may be waiting for closeMu, to find the store closed
 	if err := d.bolt.Close(); err != nil {
 		return fmt.Errorf("close store: %w", err)
 	}

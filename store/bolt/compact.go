@@ -20,16 +20,41 @@ const (
 	compactTxSize    = 16 << 20 // bytes copied per transaction
 )
 
+// compactor compacts the file when kicked (the queue has just emptied)
+// until Close.
+func (d *DB) compactor() {
+	defer close(d.compactorDone)
+	for {
+		select {
+		case <-d.quit:
+			return
+		case <-d.compactKick:
+			if err := d.compactIfDrained(context.Background()); err != nil {
+				d.log.Error("compact state file", "error", err)
+			}
+		}
+	}
+}
+
+// drained is called when a committed operation leaves no pending job: a
+// backlog may have just drained, so the compactor looks at the file.
+func (d *DB) drained() {
+	select {
+	case d.compactKick <- struct{}{}:
+	default:
+	}
+}
+
 // compactIfDrained compacts the file when the queue is empty and the file is
 // mostly free pages. Every other method waits meanwhile (the time to copy
 // what is live: the dedupe keys and dead letters).
 func (d *DB) compactIfDrained(ctx context.Context) error {
-	if d.pending.Load() != 0 || !d.worthCompacting() {
+	if d.pending.Load() != 0 {
 		return nil
 	}
 	d.closeMu.Lock()
 	defer d.closeMu.Unlock()
-	if d.closed || d.pending.Load() != 0 || ctx.Err() != nil {
+	if d.closed || d.pending.Load() != 0 || ctx.Err() != nil || !d.worthCompacting() {
 		return nil
 	}
 	path := d.bolt.Path()

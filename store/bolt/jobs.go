@@ -308,7 +308,9 @@ func (d *DB) finish(ctx context.Context, op string, id uint64, delta counts, fn 
 type counts struct{ pending, dead int64 }
 
 func (d *DB) count(c counts) {
-	d.pending.Add(c.pending)
+	if d.pending.Add(c.pending) == 0 && c.pending < 0 {
+		d.drained()
+	}
 	d.dead.Add(c.dead)
 }
 
