@@ -235,7 +235,7 @@ measure() {
     fsyncs=$(awk -F, '/syscalls:sys_enter_f/ {n += $1} END {print n + 0}' "$dir/perf.txt")
   fi
   echo "$(grep '^RESULT' "$dir/loadgen.txt") server=$name idle_kb=$idle fsyncs=$fsyncs" >>"$RESULTS"
-  grep -E '^(requests|latency|server|deliveries|ack→dlv|other)' "$dir/loadgen.txt" | sed 's/^/    /' >&2 || true
+  grep -E '^(requests|latency|server|deliveries|sustained|ack→dlv|other)' "$dir/loadgen.txt" | sed 's/^/    /' >&2 || true
 }
 
 # ── closed loop ─────────────────────────────────────────────────────────────
@@ -442,6 +442,7 @@ backlog_phase() {
   F[drain_other_pct]=$(awk -v b=$((busy1 - busy0)) -v s=$((cpu1 - cpu0)) -v k=$((sink1 - sink0)) -v us=$((tb1 - tb0)) \
     'BEGIN { printf "%.0f\n", (us > 0 ? 100 * (b - s - k) / (us / 10000) : 0) }')
   F[drain_hwm_kb]=$(kb "$SPID" VmHWM) F[drain_rss_max_kb]=$rssmax
+  F[drain_anon_kb]=$(kb "$SPID" RssAnon) F[drain_file_kb]=$(kb "$SPID" RssFile)
   # The sink stops 3 s after its last delivery; without any, stop it.
   for _ in $(seq 50); do kill -0 "$SINKPID" 2>/dev/null || break; sleep 0.2; done
   kill -TERM "$SINKPID" 2>/dev/null || true
@@ -453,7 +454,7 @@ backlog_phase() {
 
   # e. idle after the drain; the state file; a second cold restart
   wait_idle "$SPID"
-  F[idle_kb_drained]=$(kb "$SPID" VmRSS)
+  F[idle_kb_drained]=$(kb "$SPID" VmRSS) F[idle_anon_kb_drained]=$(kb "$SPID" RssAnon) F[idle_file_kb_drained]=$(kb "$SPID" RssFile)
   F[queued_after]=$(queue_depth)
   stop_timed
   F[stop2_ms]=$DOWN_MS
@@ -465,7 +466,7 @@ backlog_phase() {
   start_timed "$B/3-restart" "$BIN/hooknote" serve -config "$cfg"
   F[restart2_port_ms]=$UP_PORT_MS F[restart2_ready_ms]=${UP_READY_MS:--} F[startup2_cpu_ms]=$UP_CPU_MS
   wait_idle "$SPID"
-  F[idle_kb_restart2]=$(kb "$SPID" VmRSS)
+  F[idle_kb_restart2]=$(kb "$SPID" VmRSS) F[idle_anon_kb_restart2]=$(kb "$SPID" RssAnon) F[idle_file_kb_restart2]=$(kb "$SPID" RssFile)
   stop_timed
   F[stop3_ms]=$DOWN_MS
 
@@ -473,8 +474,9 @@ backlog_phase() {
   for k in jobs fresh_port_ms fresh_ready_ms acked ack_rps queue_errors queue_cpu_us_per_req queue_fsync_per_req queue_other_pct queue_rss_kb \
     queued stop_ms size_queued cache_dropped restart_port_ms restart_ready_ms startup_cpu_ms \
     drained drain_ms drain_rps drain_rps_port drain_cpu_us_per_job drain_fsync_per_job drain_other_pct drain_hwm_kb drain_rss_max_kb \
-    sink_delivered sink_dups idle_kb_fresh idle_kb_drained queued_after size_drained stop2_ms \
-    restart2_port_ms restart2_ready_ms startup2_cpu_ms idle_kb_restart2 stop3_ms; do
+    drain_anon_kb drain_file_kb sink_delivered sink_dups idle_kb_fresh \
+    idle_kb_drained idle_anon_kb_drained idle_file_kb_drained queued_after size_drained stop2_ms \
+    restart2_port_ms restart2_ready_ms startup2_cpu_ms idle_kb_restart2 idle_anon_kb_restart2 idle_file_kb_restart2 stop3_ms; do
     line="$line $k=${F[$k]:--}"
   done
   echo "$line" >>"$RESULTS"

@@ -112,7 +112,10 @@ function backlogTable(    b) {
   printf "  %-32s %s µs/job (port open → empty queue); %s fsync/job; other%% %s\n", "server CPU per drained job",
     bl["drain_cpu_us_per_job"], bl["drain_fsync_per_job"], bl["drain_other_pct"]
   printf "  %-32s %s delivered, %s duplicates (sink)\n", "sink during the drain", bl["sink_delivered"], bl["sink_dups"]
-  printf "  %-32s %s MB (VmHWM; highest VmRSS sampled: %s MB)\n", "RSS peak during the drain", mb(bl["drain_hwm_kb"]), mb(bl["drain_rss_max_kb"])
-  printf "  %-32s %s MB (idle before queuing: %s MB)\n", "idle RSS after the drain", mb(bl["idle_kb_drained"]), mb(bl["idle_kb_fresh"])
-  printf "  %-32s %s MB\n", "idle RSS after its restart", mb(bl["idle_kb_restart2"])
+  printf "  %-32s %s MB (VmHWM; highest VmRSS sampled: %s MB; at the end: anon %s MB, file %s MB)\n", "RSS peak during the drain",
+    mb(bl["drain_hwm_kb"]), mb(bl["drain_rss_max_kb"]), mb(bl["drain_anon_kb"]), mb(bl["drain_file_kb"])
+  printf "  %-32s %s MB (anon %s MB, file %s MB; idle before queuing: %s MB)\n", "idle RSS after the drain",
+    mb(bl["idle_kb_drained"]), mb(bl["idle_anon_kb_drained"]), mb(bl["idle_file_kb_drained"]), mb(bl["idle_kb_fresh"])
+  printf "  %-32s %s MB (anon %s MB, file %s MB)\n", "idle RSS after its restart",
+    mb(bl["idle_kb_restart2"]), mb(bl["idle_anon_kb_restart2"]), mb(bl["idle_file_kb_restart2"])
 }
