@@ -418,7 +418,7 @@ backlog_phase() {
   perf_attach "$B/2-drain/perf.txt"
   local cpu0 cpu1 busy0 busy1 sink0 sink1 tb0 tb1 now depth rss rssmax=0 drained=0
   stamp tb0
-  cpu0=$(cpu_ticks "$SPID") busy0=$(busy_ticks) sink0=$(cpu_ticks "$SINKPID")
+  cpu0=$((UP_CPU_MS / 10)) busy0=$(busy_ticks) sink0=$(cpu_ticks "$SINKPID") # server CPU: from the port opening
   echo "ms_since_exec depth rss_kb cpu_ticks" >"$B/2-drain/drain.txt"
   while :; do
     depth=$(queue_depth)
