@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -67,14 +68,15 @@ func send(c *http.Client, req *http.Request, since time.Time, o *outcome) (ok bo
 }
 
 // closedLoop runs conns workers, each sending its next request as soon as
-// the previous one is answered, for d. acked is called with the event id of
-// every 200 answer.
-func closedLoop(ctx context.Context, g *generator, conns int, d, timeout time.Duration, acked func(string)) (*outcome, error) {
+// the previous one is answered, for d or until n requests were sent (n > 0).
+// acked is called with the event id of every 200 answer.
+func closedLoop(ctx context.Context, g *generator, conns int, d time.Duration, n int, timeout time.Duration, acked func(string)) (*outcome, error) {
 	c := newClient(conns, timeout)
 	defer c.CloseIdleConnections()
 	total := newOutcome()
 	var mu sync.Mutex
 	var firstErr error
+	var sent atomic.Int64 // requests started, against n
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	total.start = time.Now()
@@ -84,6 +86,9 @@ func closedLoop(ctx context.Context, g *generator, conns int, d, timeout time.Du
 			o := newOutcome()
 			o.latencies = make([]time.Duration, 0, 1<<14)
 			for ctx.Err() == nil {
+				if n > 0 && sent.Add(1) > int64(n) {
+					break
+				}
 				id, req, err := g.request()
 				if err != nil {
 					mu.Lock()
@@ -105,17 +110,20 @@ func closedLoop(ctx context.Context, g *generator, conns int, d, timeout time.Du
 	return total, firstErr
 }
 
-// openLoop sends rate requests per second for d, each at its scheduled
+// openLoop sends rate requests per second for d (at most n when n > 0), each at its scheduled
 // time whatever the answers of the previous ones, and measures each latency
 // from its scheduled send time (no coordinated omission: a stalled server
 // is charged for the whole time a request should have been on its way).
-func openLoop(ctx context.Context, g *generator, rate float64, d, timeout time.Duration, acked func(string)) (*outcome, error) {
+func openLoop(ctx context.Context, g *generator, rate float64, d time.Duration, limit int, timeout time.Duration, acked func(string)) (*outcome, error) {
 	c := newClient(0, timeout)
 	defer c.CloseIdleConnections()
 	total := newOutcome()
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	n := int(rate * d.Seconds())
+	if limit > 0 {
+		n = min(n, limit)
+	}
 	interval := time.Duration(float64(time.Second) / rate)
 	total.start = time.Now()
 	for i := 0; i < n && ctx.Err() == nil; i++ {

@@ -18,7 +18,11 @@ func (r *result) print(w io.Writer) {
 	if o.rate > 0 {
 		mode = fmt.Sprintf("open loop at %g req/s (latency from the scheduled send time)", o.rate)
 	}
-	fmt.Fprintf(w, "loadgen: %s, %s, %d-byte bodies, POST %s\n", mode, o.dur, r.bodyLen, o.url)
+	limit := o.dur.String()
+	if o.n > 0 {
+		limit = fmt.Sprintf("%d requests (at most %s)", o.n, o.dur)
+	}
+	fmt.Fprintf(w, "loadgen: %s, %s, %d-byte bodies, POST %s\n", mode, limit, r.bodyLen, o.url)
 	non200 := n - out.codes[200]
 	fmt.Fprintf(w, "requests   %d answered in %.2fs = %.1f req/s; transport errors %d; non-200 %d %s\n",
 		n, wall.Seconds(), rps, out.errors, non200, codeList(out.codes))
@@ -55,22 +59,33 @@ func (r *result) print(w io.Writer) {
 }
 
 func (r *result) printDeliveries(w io.Writer) []string {
-	d := r.dlv
+	d, out := r.dlv, r.out
 	p := percentiles(d.latencies, 0.5, 0.99, 1)
 	drain := time.Duration(0)
-	if !d.last.IsZero() && d.last.After(r.out.end) {
-		drain = d.last.Sub(r.out.end)
+	if !d.last.IsZero() && d.last.After(out.end) {
+		drain = d.last.Sub(out.end)
 	}
+	// Deliveries per second: those that landed from the start of the load
+	// to the end of the load plus -wait, over the time from the start to the
+	// last of them.
 	rate := 0.0
-	if !d.last.IsZero() {
-		rate = float64(d.delivered) / d.last.Sub(r.out.start).Seconds()
+	if !d.lastInWindow.IsZero() {
+		rate = float64(d.inWindow) / d.lastInWindow.Sub(out.start).Seconds()
 	}
+	ackRate := float64(d.acked) / out.end.Sub(out.start).Seconds()
+	sustained := min(ackRate, rate)
+	// Deliveries kept up when every acknowledged webhook was delivered and
+	// at most one second of acks was still queued when the load ended.
+	backlog := d.acked - d.atEnd
+	keptUp := d.missing == 0 && float64(backlog) <= ackRate
 	fmt.Fprintf(w, "deliveries acked %d, delivered %d (%.0f/s from the start of the load to the last delivery), missing %d, duplicates %d, unknown ids %d, unreadable %d; last delivery %s after the load ended\n",
 		d.acked, d.delivered, rate, d.missing, d.dups, d.unknown, d.bad, ms(drain))
 	if drain > 0 {
 		fmt.Fprintf(w, "drain      %d delivered after the load ended, %.0f/s with no intake competing\n",
 			d.afterLoad, float64(d.afterLoad)/drain.Seconds())
 	}
+	fmt.Fprintf(w, "sustained  %.0f/s = min(acks %.0f/s, deliveries %.0f/s landed by the end of the load + %s); backlog at the end of the load %d (acked %d − delivered %d), %d delivered after it; kept up: %s\n",
+		sustained, ackRate, rate, r.o.wait, backlog, d.acked, d.atEnd, d.afterLoad, yesNo(keptUp))
 	fmt.Fprintf(w, "ack→dlv    p50 %s  p99 %s  max %s (%d delivered before the ack reached the load generator, counted as 0)\n",
 		ms(p[0]), ms(p[1]), ms(p[2]), d.early)
 	kv := []string{
@@ -78,14 +93,30 @@ func (r *result) printDeliveries(w io.Writer) []string {
 		fmt.Sprintf("dups=%d", d.dups), fmt.Sprintf("dlv_p50_us=%d", p[0].Microseconds()),
 		fmt.Sprintf("dlv_p99_us=%d", p[1].Microseconds()), fmt.Sprintf("dlv_max_us=%d", p[2].Microseconds()),
 		fmt.Sprintf("drain_ms=%d", drain.Milliseconds()), fmt.Sprintf("dlv_rps=%.0f", rate),
-		fmt.Sprintf("drain_dlv=%d", d.afterLoad),
+		fmt.Sprintf("drain_dlv=%d", d.afterLoad), fmt.Sprintf("ack_rps=%.1f", ackRate),
+		fmt.Sprintf("dlv_at_end=%d", d.atEnd), fmt.Sprintf("backlog_end=%d", backlog),
+		fmt.Sprintf("sustained_rps=%.1f", sustained), fmt.Sprintf("kept_up=%d", b2i(keptUp)),
 	}
-	if r.haveProc && r.out.requests() > 0 && r.landed.cpu > 0 {
-		all := float64((r.landed.cpu - r.before.cpu).Microseconds()) / float64(r.out.requests())
+	if r.haveProc && out.requests() > 0 && r.landed.cpu > 0 {
+		all := float64((r.landed.cpu - r.before.cpu).Microseconds()) / float64(out.requests())
 		fmt.Fprintf(w, "server     %.1f µs CPU/request including the deliveries after the load\n", all)
 		kv = append(kv, fmt.Sprintf("cpu_us_per_req_all=%.1f", all))
 	}
 	return kv
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func codeList(codes map[int]int) string {

@@ -19,6 +19,7 @@ type tracker struct {
 	dups      int // deliveries of an id already delivered
 	bad       int // sink requests without a readable id
 	matched   int // acknowledged ids delivered
+	last      time.Time
 }
 
 func newTracker() *tracker {
@@ -38,6 +39,7 @@ func (t *tracker) ack(id string) {
 func (t *tracker) deliver(id string) {
 	now := time.Now()
 	t.mu.Lock()
+	t.last = now
 	if _, seen := t.delivered[id]; seen {
 		t.dups++
 	} else {
@@ -67,19 +69,76 @@ func (t *tracker) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// serveSink starts the sink on addr; the returned func stops it.
-func serveSink(addr string, t *tracker) (func(), error) {
+// lastDelivery is when the sink last received a delivery (zero: never).
+func (t *tracker) lastDelivery() time.Time {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.last
+}
+
+// hangSink is the sink of -sink-hang: it reads each request and never
+// answers; the request ends when the sender gives up (closes the
+// connection) or the sink stops, and then the connection is dropped
+// without an answer.
+type hangSink struct {
+	stop           chan struct{}
+	mu             sync.Mutex
+	reqs, now, max int // requests received, waiting now, most waiting at once
+}
+
+func newHangSink() *hangSink { return &hangSink{stop: make(chan struct{})} }
+
+func (h *hangSink) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	// Reading the whole body lets net/http watch the connection, so that
+	// the request's context ends when the sender closes it.
+	_, _ = io.Copy(io.Discard, req.Body)
+	h.mu.Lock()
+	h.reqs++
+	h.now++
+	h.max = max(h.max, h.now)
+	h.mu.Unlock()
+	select {
+	case <-req.Context().Done():
+	case <-h.stop:
+	}
+	h.mu.Lock()
+	h.now--
+	h.mu.Unlock()
+	panic(http.ErrAbortHandler) // close the connection without an answer
+}
+
+func (h *hangSink) counts() (reqs, most int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.reqs, h.max
+}
+
+// sinkHandler is the sink's handler: t, or with hang a hangSink.
+func sinkHandler(t *tracker, hang bool) http.Handler {
+	if hang {
+		return newHangSink()
+	}
+	return t
+}
+
+// serveSink starts the sink h on addr; the returned func stops it.
+func serveSink(addr string, h http.Handler) (func(), error) {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
-	srv := &http.Server{Handler: t, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			panic(err)
 		}
 	}()
-	return func() { srv.Close() }, nil
+	return func() {
+		if hs, ok := h.(*hangSink); ok {
+			close(hs.stop)
+		}
+		srv.Close()
+	}, nil
 }
 
 // waitDelivered waits until every acknowledged id has been delivered, or
@@ -104,14 +163,18 @@ type deliveryReport struct {
 	early                                         int             // delivered before the ack reached the load generator
 	afterLoad                                     int             // delivered after the load ended
 	last                                          time.Time
+	atEnd                                         int       // acknowledged ids delivered by the end of the load
+	inWindow                                      int       // acknowledged ids delivered by the end of the load + wait
+	lastInWindow                                  time.Time // the last of those
 }
 
-// report matches deliveries to acknowledgements; loadEnd is when the load
-// ended.
-func (t *tracker) report(loadEnd time.Time) deliveryReport {
+// report matches deliveries to acknowledgements; the load ran from
+// loadStart to loadEnd and deliveries were awaited for wait after it.
+func (t *tracker) report(loadStart, loadEnd time.Time, wait time.Duration) deliveryReport {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	r := deliveryReport{acked: len(t.acked), dups: t.dups, bad: t.bad}
+	deadline := loadEnd.Add(wait)
 	for id, at := range t.delivered {
 		if at.After(r.last) {
 			r.last = at
@@ -125,6 +188,15 @@ func (t *tracker) report(loadEnd time.Time) deliveryReport {
 			continue
 		}
 		r.delivered++
+		if !at.After(loadEnd) {
+			r.atEnd++
+		}
+		if !at.After(deadline) {
+			r.inWindow++
+			if at.After(r.lastInWindow) {
+				r.lastInWindow = at
+			}
+		}
 		d := at.Sub(ackAt)
 		if d < 0 {
 			r.early++
