@@ -79,10 +79,13 @@ func padLogs(n int) string {
 	return b.String()
 }
 
-// next returns a new unique event id and its body.
+// next returns a new unique event id and its body. Ids look like
+// Replicate's: 26 characters of lowercase base32 in no order (a counter
+// scrambled by a bijection), so that the server's keys land where random
+// ids would put them, not in sequence.
 func (g *generator) next() (string, []byte) {
 	n := g.seq.Add(1)
-	id := g.nonce + fmt.Sprintf("%018d", n) // 26 characters
+	id := g.nonce[:2] + scrambled(n) // 26 characters
 	body := make([]byte, 0, g.bodyLen)
 	body = append(body, g.prefix...)
 	for _, p := range g.pieces {
@@ -111,4 +114,26 @@ func (g *generator) request() (string, *http.Request, error) {
 	req.Header.Set("webhook-timestamp", strconv.FormatInt(now.Unix(), 10))
 	req.Header.Set("webhook-signature", sig)
 	return id, req, nil
+}
+
+// scrambled maps n to 24 characters of base32 through an invertible mix
+// (splitmix64's finaliser): distinct n give distinct ids, in no order.
+func scrambled(n uint64) string {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz234567"
+	x := n
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	var b [24]byte
+	for i := range b {
+		shift := uint(i % 12 * 5)
+		v := x >> shift
+		if i >= 12 {
+			v = (x >> shift) ^ n>>(shift/2)
+		}
+		b[i] = alphabet[v&31]
+	}
+	return string(b[:])
 }
