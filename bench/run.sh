@@ -39,6 +39,8 @@
 # SERVER_CPU=0 LOAD_CPU=1 PROFILE=ack ("ack deliver", or "" for none)
 # LOG_LEVEL=info (hooknote's, as shipped; it logs one line per webhook)
 # PORT=19187 ADMIN_PORT=19188 SINK_PORT=19189 PPROF_PORT=19190
+# HOOKNOTE_BIN (unset): measure this hooknote binary instead of building one
+# (e.g. an earlier revision, for a before/after table with the same method).
 # NICE (unset): run the whole benchmark at this priority (e.g. -10, as
 # root) so that other work on a shared machine disturbs it less: under
 # `nice`, and, where the kernel groups tasks per session (autogroup), in a
@@ -73,7 +75,11 @@ say() { printf '%s\n' "$*" >&2; }
 
 # ── build ───────────────────────────────────────────────────────────────────
 say "==> build into bench/.bin/ (run dir: ${RUN#"$ROOT"/})"
-go build -o "$BIN/hooknote" .
+if [ -n "${HOOKNOTE_BIN:-}" ]; then
+  cp "$HOOKNOTE_BIN" "$BIN/hooknote"   # measure another build (e.g. an earlier revision) with this method
+else
+  go build -o "$BIN/hooknote" .
+fi
 go build -o "$BIN/baseline" ./bench/baseline
 go build -o "$BIN/loadgen" ./bench/loadgen
 go build -o "$BIN/fsynclat" ./bench/fsynclat
