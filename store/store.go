@@ -38,7 +38,8 @@ type Store interface {
 	//      every job was dropped (and there was at least one): Duplicate;
 	//   4. otherwise the webhook-id key, the terminal mark (when w.Terminal),
 	//      the remaining jobs' keys, the body and the jobs are written, due at
-	//      w.ReceivedAt.
+	//      w.ReceivedAt; a job with a Digest joins its open digest instead
+	//      (see DigestJoin), and is counted in Accepted all the same.
 	// Keys expire at w.ReceivedAt + the store's dedupe window.
 	// Concurrent calls share commits (group commit); each call returns only
 	// after the commit that holds it. An error means nothing was recorded.
@@ -51,7 +52,10 @@ type Store interface {
 	// sent again). When perNotifier is not nil, only jobs of the notifiers
 	// it names are claimed, at most perNotifier[n] of notifier n (and max in
 	// all): so that each notifier's pace, pauses and concurrency are its
-	// own.
+	// own. Of the jobs with the same Key, only the earliest enqueued one
+	// still pending is claimable, and only while none of them is leased: a
+	// job waiting for its retry holds back the later ones of its Key; a dead
+	// letter does not.
 	Claim(ctx context.Context, now time.Time, max int, perNotifier map[string]int) ([]Job, error)
 
 	// Heads returns, for every notifier with pending jobs not leased, the
@@ -60,12 +64,14 @@ type Store interface {
 	Heads(ctx context.Context) (map[string]time.Time, error)
 
 	// Complete records a leased job as delivered and deletes it (and the
-	// body, when no other job or dead letter refers to it).
+	// body, when no other job or dead letter refers to it), in one
+	// transaction with what done says: the live record of the job's Key
+	// and a job to enqueue after it.
 	//
 	// When Complete, Retry, Postpone or Kill fails to write, the job stays
 	// leased to the caller, who may try again: a failed record never hands
 	// the job out again at once (a resend storm).
-	Complete(ctx context.Context, id uint64) error
+	Complete(ctx context.Context, id uint64, done Done) error
 
 	// Retry records a failed attempt of a leased job: Attempts+1, LastError,
 	// due again at next; the lease ends.
@@ -97,9 +103,21 @@ type Store interface {
 	// Drop deletes a dead letter. ErrNotFound if absent.
 	Drop(ctx context.Context, id uint64) error
 
-	// Sweep deletes dedupe keys and terminal marks that expired before now,
-	// in small transactions so that intake is never blocked for long, and
-	// returns how many it deleted.
+	// FlushDigests sends the open digests due at or before now: each is
+	// closed and ONE job carrying it (Job.Digest) is enqueued in the same
+	// transaction, due at now, for its rule and notifier. A digest is due
+	// when no event joined it for its Quiet, when its first event has waited
+	// its MaxWait, or at once when it holds Max events. It returns how many
+	// it sent, by reason ("quiet", "max_wait", "max").
+	FlushDigests(ctx context.Context, now time.Time) (map[string]int, error)
+
+	// NextDigest returns when the earliest open digest falls due, and false
+	// when none is open.
+	NextDigest(ctx context.Context) (time.Time, bool, error)
+
+	// Sweep deletes dedupe keys, terminal marks and live records that
+	// expired before now, in small transactions so that intake is never
+	// blocked for long, and returns how many it deleted.
 	Sweep(ctx context.Context, now time.Time) (int, error)
 
 	// Stats returns queue depth and dead-letter count.
@@ -107,6 +125,36 @@ type Store interface {
 
 	// Close waits for commits in progress and closes the store.
 	Close() error
+}
+
+// Shared is what a store used by several processes at once
+// (store/postgres) offers besides Store, so that they keep one clock, one
+// pace and one pause per notifier, and wake each other. A store used by one
+// process (store/bolt) does not implement it: the relay keeps these in
+// memory.
+type Shared interface {
+	// Now returns the store's clock: the database's now(), read through an
+	// offset to the local clock that the store keeps up to date, so that
+	// it costs no round trip. Every time the relay passes to the store
+	// comes from it.
+	Now() time.Time
+
+	// Pass asks to send up to n jobs of notifier at now, paced at one per
+	// every (zero: not paced): it returns how many may be sent (a paced
+	// notifier gets at most one per call, and the slot is taken), or 0 and
+	// when to ask again (the notifier is paused, or its next slot). Every
+	// process sharing the store shares the pace.
+	Pass(ctx context.Context, notifier string, now time.Time, n int, every time.Duration) (int, time.Time, error)
+
+	// Pause pauses notifier until until (Retry-After) for every process
+	// sharing the store; a later pause wins.
+	Pause(ctx context.Context, notifier string, until time.Time) error
+
+	// Woken receives a value (without blocking the sender; one may stand
+	// for several) when another process has queued jobs or ended leases
+	// that may be due: the relay looks for work then, as it does when its
+	// own intake queues some.
+	Woken() <-chan struct{}
 }
 
 // Webhook is one verified, decoded webhook and the jobs its matching rules
@@ -132,6 +180,68 @@ type NewJob struct {
 	// Extra is the caller's own data about the job, kept and returned with
 	// it; the store does not read it.
 	Extra []byte
+	// Key, when not empty, orders the job with the others of the same Key
+	// (see Claim), and names the live record Complete keeps for them: one
+	// event's messages to one live notifier.
+	Key string
+	// Digest, when set, makes the webhook join an open digest instead of
+	// queueing a job of its own.
+	Digest *DigestJoin
+}
+
+// DigestJoin names the open digest a webhook joins, and when that digest
+// is sent. A digest is one per (Rule, Notifier, Group) open at a time; an
+// event is in at most one open digest of a rule and notifier: when it
+// arrives again (a later status), its entry moves to its current group's
+// digest and is replaced there (one entry per event id, its latest
+// webhook); a digest left with no event is dropped. Every join restarts
+// the digest's quiet time; its max wait counts from its first join, and
+// the Quiet, MaxWait and Max of the digest's first join hold for it.
+// After a digest is sent, a later status of one of its events joins a new
+// one.
+type DigestJoin struct {
+	Group   string        // the group within the rule and notifier ("" for one group)
+	Quiet   time.Duration // sent when no event joined for this long
+	MaxWait time.Duration // or when its first event has waited this long
+	Max     int           // or at once when it holds this many events
+	Extra   []byte        // the caller's data about the digest, kept with it
+}
+
+// Digest is what a digest job carries: the events that joined, oldest join
+// first.
+type Digest struct {
+	Group       string
+	Extra       []byte    // DigestJoin.Extra, as the digest's first join gave it
+	Reason      string    // why it was sent: "quiet", "max_wait" or "max"
+	First, Last time.Time // when the first and the last event joined
+	Events      []DigestEvent
+}
+
+// DigestEvent is one event of a digest: its latest webhook.
+type DigestEvent struct {
+	EventID    string
+	Status     string
+	Query      string
+	ReceivedAt time.Time
+	Body       []byte // nil in Dead and DeadLetter listings
+}
+
+// Live is the record a live notifier keeps per job Key: where the message
+// is and how far it has gone.
+type Live struct {
+	Ref  []byte // the notifier's reference to the message (channel, ts); opaque to the store
+	Rank int    // the rank of the state the message shows
+}
+
+// Done says what else Complete records with a delivered job.
+type Done struct {
+	// Live, when set, replaces the live record of the job's Key; it expires
+	// with the dedupe window.
+	Live *Live
+	// Then, when set, is enqueued for the job's webhook in the same
+	// transaction, due at once (a live message's thread reply); it has the
+	// job's Key unless it names another.
+	Then *NewJob
 }
 
 // Kill says how a job ends as a dead letter.
@@ -167,11 +277,22 @@ type Job struct {
 	LastError  string    // the last failed attempt's error
 	DeadAt     time.Time // when it became a dead letter; zero for a pending job
 	Extra      []byte    // NewJob.Extra
-	Body       []byte    // the raw webhook body
+	Body       []byte    // the raw webhook body (nil for a digest job)
+	Key        string    // NewJob.Key
+	// Later counts the jobs of the same Key enqueued after this one and
+	// still pending when it was claimed: an update that is not its event's
+	// last may be skipped for the later one.
+	Later int
+	// Live is the live record of the job's Key when it was claimed (nil
+	// for none yet).
+	Live *Live
+	// Digest is the digest a digest job carries (nil for other jobs).
+	Digest *Digest
 }
 
 // Stats is a snapshot of the store's size.
 type Stats struct {
-	Pending int // jobs waiting or leased
-	Dead    int // dead letters
+	Pending     int // jobs waiting or leased
+	Dead        int // dead letters
+	OpenDigests int // digests gathering events
 }

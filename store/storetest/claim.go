@@ -52,7 +52,7 @@ func testLease(t *testing.T, o opener) {
 		wantClaim    bool // the job is claimable again
 		wantAttempts int
 	}{
-		{name: "Complete", end: func(s store.Store, t *testing.T, id uint64) error { return s.Complete(t.Context(), id) }},
+		{name: "Complete", end: func(s store.Store, t *testing.T, id uint64) error { return s.Complete(t.Context(), id, store.Done{}) }},
 		{name: "Retry", wantClaim: true, wantAttempts: 1, end: func(s store.Store, t *testing.T, id uint64) error {
 			return s.Retry(t.Context(), id, at(time.Second), "503")
 		}},
@@ -129,7 +129,7 @@ func testHeads(t *testing.T, o opener) {
 		}, want: map[string]time.Time{"slack": at(time.Hour), "mail": at(3 * time.Second)}},
 		{name: "first completed", do: func() error {
 			claimOneOf(t, s, at(time.Hour), "slack")
-			return s.Complete(ctx, first.ID)
+			return s.Complete(ctx, first.ID, store.Done{})
 		}, want: map[string]time.Time{"mail": at(3 * time.Second)}},
 	}
 	for _, st := range steps {
@@ -196,11 +196,11 @@ func testComplete(t *testing.T, o opener) {
 	if len(jobs) != 2 {
 		t.Fatalf("Claim() = %v, want two jobs", routes(jobs))
 	}
-	must(t, "Complete()", s.Complete(t.Context(), jobs[0].ID))
+	must(t, "Complete()", s.Complete(t.Context(), jobs[0].ID, store.Done{}))
 	if got, want := stats(t, s), (store.Stats{Pending: 1}); got != want {
 		t.Errorf("Stats() = %+v, want %+v", got, want)
 	}
-	if err := s.Complete(t.Context(), jobs[0].ID); !errors.Is(err, store.ErrNotFound) {
+	if err := s.Complete(t.Context(), jobs[0].ID, store.Done{}); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("Complete() again = %v, want %v", err, store.ErrNotFound)
 	}
 	must(t, "Release()", s.Release(t.Context(), jobs[1].ID))

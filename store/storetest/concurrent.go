@@ -108,7 +108,7 @@ func testClaimConcurrently(t *testing.T, o opener) {
 					if again {
 						t.Errorf("job %d claimed again", j.ID)
 					}
-					if err := s.Complete(t.Context(), j.ID); err != nil {
+					if err := s.Complete(t.Context(), j.ID, store.Done{}); err != nil {
 						t.Errorf("Complete(%d) = %v, want nil", j.ID, err)
 					}
 				}

@@ -134,14 +134,14 @@ func testSharedBody(t *testing.T, o opener) {
 		want []string // routes claimed after the step, each with the body
 	}{
 		{name: "a completed, b and c released", now: at(0), want: []string{"w1 ev1 r/b", "w1 ev1 r/c"}, do: func() error {
-			return errors.Join(s.Complete(ctx, a), s.Release(ctx, b), s.Release(ctx, c))
+			return errors.Join(s.Complete(ctx, a, store.Done{}), s.Release(ctx, b), s.Release(ctx, c))
 		}},
 		{name: "b killed with a notice, c completed", now: at(time.Minute), want: []string{"w1 ev1 on_dead/ops"}, do: func() error {
 			then := &store.NewJob{Rule: "on_dead", Notifier: "ops"}
-			return errors.Join(s.Kill(ctx, b, store.Kill{Reason: "gone", At: at(time.Minute), Then: then}), s.Complete(ctx, c))
+			return errors.Join(s.Kill(ctx, b, store.Kill{Reason: "gone", At: at(time.Minute), Then: then}), s.Complete(ctx, c, store.Done{}))
 		}},
 		{name: "notice completed, b revived", now: at(time.Hour), want: []string{"w1 ev1 r/b"}, do: func() error {
-			return errors.Join(s.Complete(ctx, got[0].ID), s.Revive(ctx, b, at(time.Hour)))
+			return errors.Join(s.Complete(ctx, got[0].ID, store.Done{}), s.Revive(ctx, b, at(time.Hour)))
 		}},
 	}
 	for _, st := range steps {

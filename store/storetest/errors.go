@@ -24,7 +24,7 @@ func allCalls(s store.Store, w store.Webhook, pendingID, deadID uint64) []call {
 		{"Enqueue", func(ctx context.Context) error { _, err := s.Enqueue(ctx, w); return err }},
 		{"Claim", func(ctx context.Context) error { _, err := s.Claim(ctx, at(time.Hour), 10, nil); return err }},
 		{"Heads", func(ctx context.Context) error { _, err := s.Heads(ctx); return err }},
-		{"Complete", func(ctx context.Context) error { return s.Complete(ctx, pendingID) }},
+		{"Complete", func(ctx context.Context) error { return s.Complete(ctx, pendingID, store.Done{}) }},
 		{"Retry", func(ctx context.Context) error { return s.Retry(ctx, pendingID, at(time.Hour), "x") }},
 		{"Release", func(ctx context.Context) error { return s.Release(ctx, pendingID) }},
 		{"Postpone", func(ctx context.Context) error { return s.Postpone(ctx, pendingID, at(time.Hour)) }},

@@ -69,7 +69,7 @@ func testStats(t *testing.T, o opener) {
 			return nil
 		}, want: store.Stats{Pending: 3}},
 		{name: "two leased", do: func() error { jobs = claim(t, s, at(0), 2); return nil }, want: store.Stats{Pending: 3}},
-		{name: "one completed", do: func() error { return s.Complete(ctx, jobs[0].ID) }, want: store.Stats{Pending: 2}},
+		{name: "one completed", do: func() error { return s.Complete(ctx, jobs[0].ID, store.Done{}) }, want: store.Stats{Pending: 2}},
 		{name: "one killed with a notice", do: func() error {
 			return s.Kill(ctx, jobs[1].ID, store.Kill{Reason: "gone", At: at(0), Then: &store.NewJob{Rule: "on_dead", Notifier: "ops"}})
 		}, want: store.Stats{Pending: 2, Dead: 1}},
@@ -100,7 +100,7 @@ func testReopen(t *testing.T, o opener) {
 		t.Fatalf("Claim() = %v, want 4 jobs", routes(jobs))
 	}
 	notice := store.NewJob{Rule: "on_dead", Notifier: "ops", Extra: []byte{0, 1, 2}}
-	must(t, "Complete()", s.Complete(t.Context(), jobs[0].ID))
+	must(t, "Complete()", s.Complete(t.Context(), jobs[0].ID, store.Done{}))
 	must(t, "Kill()", s.Kill(t.Context(), jobs[1].ID, store.Kill{Reason: "gone", Attempted: true, At: at(time.Minute), Then: &notice}))
 	must(t, "Retry()", s.Retry(t.Context(), jobs[3].ID, at(2*time.Minute), "503"))
 	// jobs[2] stays leased: a crash mid-send.

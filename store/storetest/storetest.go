@@ -71,6 +71,13 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Closed", testClosed},
 		{"CloseWaits", testCloseWaits},
 		{"Reopen", testReopen},
+		{"KeyOrder", testKeyOrder},
+		{"Live", testLive},
+		{"LiveExpiry", testLiveExpiry},
+		{"DigestQuiet", testDigestQuiet},
+		{"DigestLimits", testDigestLimits},
+		{"DigestLatest", testDigestLatest},
+		{"DigestDurable", testDigestDurable},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
