@@ -48,9 +48,28 @@ type Replicate struct {
 
 // State is [state]: where the store lives.
 type State struct {
+	// Backend is "bolt" (the embedded default) or "postgres" (several
+	// instances sharing one database).
+	Backend   string   `toml:"backend"`
 	Dir       string   `toml:"dir"`
 	DedupeFor Duration `toml:"dedupe_for"`
+	// DSN is the PostgreSQL connection string (postgres only); it may
+	// hold a password, so it is a secret.
+	DSN     notifiers.Secret `toml:"dsn"`
+	DSNFile string           `toml:"dsn_file"`
+	// Lease is how long a claimed job stays with the instance that claimed
+	// it without being renewed (postgres only).
+	Lease Duration `toml:"lease"`
 }
+
+// Backends of [state] backend.
+const (
+	BackendBolt     = "bolt"
+	BackendPostgres = "postgres"
+)
+
+// DefaultLease is [state] lease when unset (postgres).
+const DefaultLease = 30 * time.Second
 
 // Delivery is [delivery]: workers and the retry policy.
 type Delivery struct {
@@ -84,6 +103,41 @@ type Rule struct {
 	When       string            `toml:"when"`
 	Notify     []string          `toml:"notify"`
 	Stop       bool              `toml:"stop"`
+	// Digest, when set, gathers the rule's matches into one message per
+	// notifier and group, sent once no event joined for this long.
+	Digest Duration `toml:"digest"`
+	// DigestMaxWait sends a digest when its first event has waited this
+	// long (default 10× Digest, at most 24h).
+	DigestMaxWait Duration `toml:"digest_max_wait"`
+	// DigestMax sends a digest when it holds this many events (default 100).
+	DigestMax int `toml:"digest_max"`
+	// GroupBy names the digest groups: model, kind, status, query.KEY.
+	GroupBy []string `toml:"group_by"`
+}
+
+// Digest defaults and bounds (DESIGN §3).
+const (
+	DefaultDigestMax  = 100
+	MaxDigestMax      = 1000
+	MinDigest         = time.Second
+	maxDefaultMaxWait = 24 * time.Hour
+)
+
+// MaxWait is the rule's digest_max_wait, or its default: 10× digest, at
+// most 24h (and never under digest).
+func (r *Rule) MaxWait() time.Duration {
+	if r.DigestMaxWait.Duration > 0 {
+		return r.DigestMaxWait.Duration
+	}
+	return max(min(10*r.Digest.Duration, maxDefaultMaxWait), r.Digest.Duration)
+}
+
+// MaxEvents is the rule's digest_max, or its default.
+func (r *Rule) MaxEvents() int {
+	if r.DigestMax > 0 {
+		return r.DigestMax
+	}
+	return DefaultDigestMax
 }
 
 func defaultFile(env Env) File {
@@ -103,7 +157,7 @@ func defaultFile(env Env) File {
 			MaxBuffered:       256 << 20,
 		},
 		Replicate: Replicate{Tolerance: Duration{5 * time.Minute}},
-		State:     State{Dir: stateDir, DedupeFor: Duration{168 * time.Hour}},
+		State:     State{Backend: BackendBolt, Dir: stateDir, DedupeFor: Duration{168 * time.Hour}},
 		Delivery: Delivery{
 			Workers: 4, MaxAttempts: 10,
 			MaxAge:  Duration{24 * time.Hour},
@@ -160,6 +214,7 @@ func (f *File) validate() []error {
 	if f.State.DedupeFor.Duration < 10*time.Minute {
 		errs = append(errs, Errorf("state.dedupe_for", "must be at least 10m (Replicate retries for about a minute)"))
 	}
+	errs = append(errs, f.State.validate()...)
 	switch f.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
@@ -197,6 +252,7 @@ func (f *File) validateReferences() []error {
 		if len(r.Notify) == 0 {
 			errs = append(errs, Errorf(p+".notify", "names no notifier"))
 		}
+		errs = append(errs, r.validateDigest(p, f.State.DedupeFor.Duration)...)
 		listed := map[string]bool{}
 		for j, n := range r.Notify {
 			switch {
@@ -207,6 +263,80 @@ func (f *File) validateReferences() []error {
 			}
 			listed[n] = true
 		}
+	}
+	return errs
+}
+
+// validate checks [state]: the backend, and the keys only postgres takes.
+func (s *State) validate() []error {
+	var errs []error
+	switch s.Backend {
+	case BackendBolt:
+		if !s.DSN.IsZero() || s.DSNFile != "" {
+			errs = append(errs, Errorf("state.dsn", "only with backend = \"postgres\""))
+		}
+		if s.Lease.Duration != 0 {
+			errs = append(errs, Errorf("state.lease", "only with backend = \"postgres\""))
+		}
+	case BackendPostgres:
+		if s.DSN.IsZero() {
+			errs = append(errs, Errorf("state.dsn", "required with backend = \"postgres\" (or dsn_file)"))
+		}
+		if s.Lease.Duration != 0 && s.Lease.Duration < time.Second {
+			errs = append(errs, Errorf("state.lease", "must be at least 1s"))
+		}
+	default:
+		errs = append(errs, Errorf("state.backend", "%q is not one of bolt, postgres", s.Backend))
+	}
+	return errs
+}
+
+// LeaseOrDefault is [state] lease, or DefaultLease when unset.
+func (s *State) LeaseOrDefault() time.Duration {
+	if s.Lease.Duration > 0 {
+		return s.Lease.Duration
+	}
+	return DefaultLease
+}
+
+// validateDigest checks a rule's digest keys; p is the rule's key path.
+func (r *Rule) validateDigest(p string, dedupeFor time.Duration) []error {
+	var errs []error
+	if r.Digest.Duration == 0 {
+		for _, k := range []struct {
+			key string
+			set bool
+		}{{"digest_max_wait", r.DigestMaxWait.Duration != 0}, {"digest_max", r.DigestMax != 0}, {"group_by", r.GroupBy != nil}} {
+			if k.set {
+				errs = append(errs, Errorf(p+"."+k.key, "only with digest"))
+			}
+		}
+		return errs
+	}
+	if r.Digest.Duration < MinDigest {
+		errs = append(errs, Errorf(p+".digest", "must be at least %s", MinDigest))
+	}
+	if w := r.MaxWait(); w < r.Digest.Duration {
+		errs = append(errs, Errorf(p+".digest_max_wait", "must be at least digest (%s)", r.Digest.Duration))
+	} else if w > dedupeFor {
+		errs = append(errs, Errorf(p+".digest_max_wait", "must be at most state.dedupe_for (%s)", dedupeFor))
+	}
+	if r.DigestMax != 0 && (r.DigestMax < 1 || r.DigestMax > MaxDigestMax) {
+		errs = append(errs, Errorf(p+".digest_max", "must be between 1 and %d", MaxDigestMax))
+	}
+	seen := map[string]bool{}
+	for i, g := range r.GroupBy {
+		key := fmt.Sprintf("%s.group_by[%d]", p, i)
+		switch {
+		case g == "model" || g == "kind" || g == "status":
+		case strings.HasPrefix(g, "query.") && len(g) > len("query."):
+		default:
+			errs = append(errs, Errorf(key, "%q is not one of model, kind, status, query.KEY", g))
+		}
+		if seen[g] {
+			errs = append(errs, Errorf(key, "%q is listed twice", g))
+		}
+		seen[g] = true
 	}
 	return errs
 }

@@ -48,6 +48,9 @@ type Message struct {
 	// Text is the main body: Slack mrkdwn, the email text part, or a webhook
 	// request body.
 	Text string
+	// Blocks is a Slack Block Kit array as JSON (Slack with format =
+	// "blocks"); Text is sent beside it. Empty: text alone.
+	Blocks string
 	// HTML is the email HTML part, escaped by html/template.
 	HTML string
 	// Channel is the Slack channel for bot-token notifiers (single line).
@@ -82,6 +85,50 @@ type Templates struct {
 	Channel    string
 	To, Cc     []string
 	Bcc        []string
+	// Blocks renders Message.Blocks: JSON, every value Slack-escaped and
+	// JSON-string-escaped.
+	Blocks string
+	// Live asks for one message per event, updated in place: the notifier
+	// implements Live, and Thread renders the reply posted in the
+	// message's thread on a final status (empty: none).
+	Live   bool
+	Thread string
+	// Digest renders the message of a digest (its dot is the digest):
+	// Subject, Text (with TextFormat's escaping) and HTML; the other
+	// fields render as for an event.
+	Digest DigestTemplates
+}
+
+// DigestTemplates are the templates of a digest's message.
+type DigestTemplates struct {
+	Subject, Text, HTML string
+}
+
+// Live is implemented by a notifier that keeps one message per event and
+// updates it in place (Slack's live mode). A reference names a message the
+// way the destination needs to find it again (Slack: the channel id and
+// ts); relay stores it and hands it back, never reading it.
+type Live interface {
+	// Post posts m as a new message and returns its reference.
+	Post(ctx context.Context, m Message) (ref []byte, err error)
+	// Update replaces the message ref with m. An error wrapping ErrGone
+	// means the message can no longer be updated (deleted, too old): relay
+	// posts a new one instead.
+	Update(ctx context.Context, ref []byte, m Message) error
+	// Reply posts m in the thread of the message ref.
+	Reply(ctx context.Context, ref []byte, m Message) error
+}
+
+// ErrGone is wrapped by Live.Update's error when the message is gone.
+var ErrGone = errors.New("message can no longer be updated")
+
+// Checker is implemented by a notifier that can tell, before sending,
+// that the destination would refuse a rendered message (Slack's Block Kit
+// limits). relay checks every sample rendering with it at load (`check`),
+// and at send time drops what it refuses (the blocks: the text is sent
+// alone) rather than lose the notification.
+type Checker interface {
+	Check(m Message) error
 }
 
 type permanentError struct{ err error }

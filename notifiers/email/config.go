@@ -71,6 +71,12 @@ type Config struct {
 	Subject string `toml:"subject"`
 	Text    string `toml:"text"`
 	HTML    string `toml:"html"`
+	// DigestSubject, DigestText and DigestHTML are the templates of a
+	// digest (a rule with digest); empty means the default, and
+	// DigestHTML = "-" a text-only digest.
+	DigestSubject string `toml:"digest_subject"`
+	DigestText    string `toml:"digest_text"`
+	DigestHTML    string `toml:"digest_html"`
 }
 
 // Validate reports every problem in c, joined; each is a
@@ -190,6 +196,14 @@ func (c Config) Templates() notifiers.Templates {
 	}
 	if c.HTML == NoHTML {
 		t.HTML = ""
+	}
+	t.Digest = notifiers.DigestTemplates{
+		Subject: orDefault(c.DigestSubject, `{{ template "email.digest_subject" . }}`),
+		Text:    orDefault(c.DigestText, `{{ template "email.digest_text" . }}`),
+		HTML:    orDefault(c.DigestHTML, `{{ template "email.digest_html" . }}`),
+	}
+	if c.DigestHTML == NoHTML {
+		t.Digest.HTML = ""
 	}
 	return t
 }

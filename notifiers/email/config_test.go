@@ -161,14 +161,21 @@ func TestTemplates(t *testing.T) {
 			HTML:       `{{ template "email.html" . }}`,
 			To:         []string{"a@example.com"},
 			Bcc:        []string{"{{ .Query.bcc }}"},
+			Digest: notifiers.DigestTemplates{
+				Subject: `{{ template "email.digest_subject" . }}`,
+				Text:    `{{ template "email.digest_text" . }}`,
+				HTML:    `{{ template "email.digest_html" . }}`,
+			},
 		},
 	}, {
 		name: "custom and no html",
-		c:    Config{Subject: "{{ .Status }}", Text: "{{ .ID }}", HTML: NoHTML, To: []string{"a@example.com"}},
+		c: Config{Subject: "{{ .Status }}", Text: "{{ .ID }}", HTML: NoHTML, To: []string{"a@example.com"},
+			DigestSubject: "{{ .Count }}", DigestHTML: NoHTML},
 		want: notifiers.Templates{
 			Subject: "{{ .Status }}",
 			Text:    "{{ .ID }}",
 			To:      []string{"a@example.com"},
+			Digest:  notifiers.DigestTemplates{Subject: "{{ .Count }}", Text: `{{ template "email.digest_text" . }}`},
 		},
 	}}
 	for _, tt := range tests {

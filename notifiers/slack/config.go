@@ -2,6 +2,7 @@ package slack
 
 import (
 	"errors"
+	"fmt"
 	"net/url"
 	"regexp"
 	"strings"
@@ -40,7 +41,37 @@ type Config struct {
 	Username string `toml:"username"`
 	// IconEmoji optionally overrides the poster's icon, as :name:.
 	IconEmoji string `toml:"icon_emoji"`
+	// Format is "text" (the default) or "blocks": Block Kit blocks
+	// rendered from Blocks, with Text beside them.
+	Format string `toml:"format"`
+	// Blocks is the Block Kit template (format = "blocks"): a JSON array.
+	// Empty means DefaultBlocks.
+	Blocks string `toml:"blocks"`
+	// Mode is "post" (the default: a message per notification) or "live":
+	// one message per event, updated in place (needs Token and Channel).
+	Mode string `toml:"mode"`
+	// Thread is the template of the reply posted in a live message's
+	// thread on a final status (mode = "live"). Empty means DefaultThread.
+	Thread string `toml:"thread"`
+	// DigestText is the text template of a digest. Empty means
+	// DefaultDigest.
+	DigestText string `toml:"digest_text"`
 }
+
+// Defaults of the templates of Block Kit, live and digest messages.
+const (
+	DefaultBlocks = `{{ template "slack.blocks" . }}`
+	DefaultThread = `{{ template "slack.thread" . }}`
+	DefaultDigest = `{{ template "slack.digest" . }}`
+)
+
+// Formats and modes.
+const (
+	FormatText   = "text"
+	FormatBlocks = "blocks"
+	ModePost     = "post"
+	ModeLive     = "live"
+)
 
 var emojiPattern = regexp.MustCompile(`^:[a-z0-9_+'-]+:$`)
 
@@ -83,17 +114,53 @@ func (c Config) Validate() error {
 	if c.IconEmoji != "" && !emojiPattern.MatchString(c.IconEmoji) {
 		add("icon_emoji", "must look like :name:")
 	}
+	switch c.Format {
+	case "", FormatText:
+		if c.Blocks != "" {
+			add("blocks", `only with format = "blocks"`)
+		}
+	case FormatBlocks:
+	default:
+		add("format", fmt.Sprintf("%q is not one of text, blocks", c.Format))
+	}
+	switch c.Mode {
+	case "", ModePost:
+		if c.Thread != "" {
+			add("thread", `only with mode = "live"`)
+		}
+	case ModeLive:
+		if !hasToken {
+			add("mode", `"live" needs a bot token and channel (an incoming webhook cannot update its messages)`)
+		}
+	default:
+		add("mode", fmt.Sprintf("%q is not one of post, live", c.Mode))
+	}
 	return errors.Join(errs...)
 }
 
 // Templates returns the templates relay renders for every message: Text
-// (Slack-escaped) and, with a bot token, Channel.
+// (Slack-escaped), with a bot token Channel, in blocks format Blocks, in
+// live mode Thread, and the digest's text.
 func (c Config) Templates() notifiers.Templates {
-	text := c.Text
-	if text == "" {
-		text = DefaultText
+	t := notifiers.Templates{
+		Text: or(c.Text, DefaultText), TextFormat: notifiers.Slack, Channel: c.Channel,
+		Digest: notifiers.DigestTemplates{Text: or(c.DigestText, DefaultDigest)},
 	}
-	return notifiers.Templates{Text: text, TextFormat: notifiers.Slack, Channel: c.Channel}
+	if c.Format == FormatBlocks {
+		t.Blocks = or(c.Blocks, DefaultBlocks)
+	}
+	if c.Mode == ModeLive {
+		t.Live, t.Thread = true, or(c.Thread, DefaultThread)
+	}
+	return t
+}
+
+// or returns s, or def when s is empty.
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }
 
 // validURL reports whether s is an absolute https URL, or an http URL whose

@@ -36,6 +36,13 @@ func TestValidate(t *testing.T) {
 		{name: "token with newline", cfg: Config{Token: secret("xoxb-1\n"), Channel: "#ml"}, want: "token: must be a Slack token (xoxb-…) without spaces or newlines"},
 		{name: "api_url over http", cfg: Config{Token: secret("xoxb-1"), Channel: "#ml", APIURL: "http://slack.example.com/api/"}, want: "api_url: must be an https URL"},
 		{name: "bad emoji", cfg: Config{WebhookURL: secret(hook), IconEmoji: "robot"}, want: "icon_emoji: must look like :name:"},
+		{name: "blocks on a webhook", cfg: Config{WebhookURL: secret(hook), Format: "blocks", Blocks: "[]"}},
+		{name: "live", cfg: Config{Token: secret("xoxb-1"), Channel: "#ml", Mode: "live", Thread: "{{ .Error }}", Format: "text"}},
+		{name: "bad format", cfg: Config{WebhookURL: secret(hook), Format: "markdown"}, want: `format: "markdown" is not one of text, blocks`},
+		{name: "blocks without format", cfg: Config{WebhookURL: secret(hook), Blocks: "[]"}, want: `blocks: only with format = "blocks"`},
+		{name: "live on a webhook", cfg: Config{WebhookURL: secret(hook), Mode: "live"}, want: `mode: "live" needs a bot token and channel (an incoming webhook cannot update its messages)`},
+		{name: "bad mode", cfg: Config{Token: secret("xoxb-1"), Channel: "#ml", Mode: "edit"}, want: `mode: "edit" is not one of post, live`},
+		{name: "thread without live", cfg: Config{Token: secret("xoxb-1"), Channel: "#ml", Thread: "x"}, want: `thread: only with mode = "live"`},
 		{
 			name: "every problem at once",
 			cfg:  Config{Token: secret("nope"), APIURL: "ftp://x", IconEmoji: "x"},
@@ -132,16 +139,24 @@ func TestNewRefusesNoHTTPClient(t *testing.T) {
 }
 
 func TestTemplates(t *testing.T) {
+	digest := notifiers.DigestTemplates{Text: DefaultDigest}
 	tests := []struct {
 		name string
 		cfg  Config
 		want notifiers.Templates
 	}{
-		{name: "defaults", cfg: Config{}, want: notifiers.Templates{Text: DefaultText, TextFormat: notifiers.Slack}},
+		{name: "defaults", cfg: Config{}, want: notifiers.Templates{Text: DefaultText, TextFormat: notifiers.Slack, Digest: digest}},
 		{
 			name: "token",
-			cfg:  Config{Text: "{{ .Status }}", Channel: "#{{ .Query.team }}"},
-			want: notifiers.Templates{Text: "{{ .Status }}", TextFormat: notifiers.Slack, Channel: "#{{ .Query.team }}"},
+			cfg:  Config{Text: "{{ .Status }}", Channel: "#{{ .Query.team }}", DigestText: "{{ .Count }}"},
+			want: notifiers.Templates{Text: "{{ .Status }}", TextFormat: notifiers.Slack, Channel: "#{{ .Query.team }}",
+				Digest: notifiers.DigestTemplates{Text: "{{ .Count }}"}},
+		},
+		{
+			name: "blocks and live",
+			cfg:  Config{Channel: "#ml", Format: FormatBlocks, Mode: ModeLive},
+			want: notifiers.Templates{Text: DefaultText, TextFormat: notifiers.Slack, Channel: "#ml", Blocks: DefaultBlocks,
+				Live: true, Thread: DefaultThread, Digest: digest},
 		},
 	}
 	for _, tt := range tests {

@@ -63,40 +63,110 @@ func apiBase(url string) string {
 	return url + "/"
 }
 
-// Notify makes one attempt to post m.Text (cut to Slack's limit) to the
-// incoming webhook, or, with a bot token, to m.Channel. A returned error is
+// Notify makes one attempt to post m to the incoming webhook, or, with a
+// bot token, to m.Channel: m.Text (cut to Slack's limit), with m.Blocks
+// when they are set and within Slack's limits. Blocks that Slack refuses
+// (invalid_blocks) are dropped and the text sent alone, within the same
+// attempt: a notification is never lost to a block. A returned error is
 // marked notifiers.Permanent when Slack rejected the message,
 // notifiers.RetryAfter when Slack asked for a pause, and is otherwise
 // transient. Its text keeps Slack's reason: the incoming webhook's answer
 // ("status 404: channel_is_archived", from a *notifiers.HTTPError) or the
 // Web API's error code ("channel_not_found").
 func (n *Notifier) Notify(ctx context.Context, m notifiers.Message) error {
-	text := truncate(m.Text, maxTextRunes)
 	if n.api == nil {
-		return n.postWebhook(ctx, text)
+		return n.postWebhook(ctx, m)
 	}
-	if strings.TrimSpace(m.Channel) == "" {
-		return notifiers.Permanent(errors.New("post to slack: channel template rendered empty"))
-	}
-	opts := []slackgo.MsgOption{slackgo.MsgOptionText(text, false)}
-	if n.username != "" {
-		opts = append(opts, slackgo.MsgOptionUsername(n.username))
-	}
-	if n.iconEmoji != "" {
-		opts = append(opts, slackgo.MsgOptionIconEmoji(n.iconEmoji))
-	}
-	if _, _, err := n.api.PostMessageContext(ctx, m.Channel, opts...); err != nil {
-		return fmt.Errorf("post to slack channel %q: %w", m.Channel, classify(err))
-	}
-	return nil
+	_, err := n.post(ctx, m, "")
+	return err
 }
 
-// postWebhook posts text to the incoming webhook as a JSON WebhookMessage.
+// Check reports whether Slack would refuse m's blocks (not JSON, over
+// Block Kit's limits); see notifiers.Checker.
+func (n *Notifier) Check(m notifiers.Message) error {
+	if m.Blocks == "" {
+		return nil
+	}
+	_, err := parseBlocks(m.Blocks)
+	return err
+}
+
+// blocksOf returns m's blocks, or nil when it has none or they would be
+// refused (the text is then sent alone; relay has logged why).
+func blocksOf(m notifiers.Message) []slackgo.Block {
+	if m.Blocks == "" {
+		return nil
+	}
+	b, err := parseBlocks(m.Blocks)
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+// post posts m to m.Channel with the Web API, in the thread of threadTS
+// when it is not empty, and returns where the message went.
+func (n *Notifier) post(ctx context.Context, m notifiers.Message, threadTS string) (ref, error) {
+	if strings.TrimSpace(m.Channel) == "" {
+		return ref{}, notifiers.Permanent(errors.New("post to slack: channel template rendered empty"))
+	}
+	send := func(blocks []slackgo.Block) (string, string, error) {
+		opts := n.options(m, blocks, false)
+		if n.username != "" {
+			opts = append(opts, slackgo.MsgOptionUsername(n.username))
+		}
+		if n.iconEmoji != "" {
+			opts = append(opts, slackgo.MsgOptionIconEmoji(n.iconEmoji))
+		}
+		if threadTS != "" {
+			opts = append(opts, slackgo.MsgOptionTS(threadTS))
+		}
+		return n.api.PostMessageContext(ctx, m.Channel, opts...)
+	}
+	blocks := blocksOf(m)
+	channel, ts, err := send(blocks)
+	if err != nil && blocks != nil && isBlocksRefused(err) {
+		channel, ts, err = send(nil)
+	}
+	if err != nil {
+		return ref{}, fmt.Errorf("post to slack channel %q: %w", m.Channel, classify(err))
+	}
+	return ref{Channel: channel, TS: ts}, nil
+}
+
+// options are the text and blocks of a post or an update. An update
+// without blocks sends an empty list, which clears the blocks the message
+// had; a post without blocks sends none.
+func (n *Notifier) options(m notifiers.Message, blocks []slackgo.Block, update bool) []slackgo.MsgOption {
+	opts := []slackgo.MsgOption{slackgo.MsgOptionText(truncate(m.Text, maxTextRunes), false)}
+	if blocks != nil || update {
+		opts = append(opts, slackgo.MsgOptionBlocks(blocks...))
+	}
+	return opts
+}
+
+// postWebhook posts m to the incoming webhook as JSON: text, and blocks
+// when m has valid ones (refused by Slack, the text is posted alone).
 // notifiers.CheckHTTP classifies the answer and keeps what Slack said, so a
 // dead letter reads "status 404: channel_is_archived".
-func (n *Notifier) postWebhook(ctx context.Context, text string) error {
-	body, err := json.Marshal(&slackgo.WebhookMessage{Text: text, Username: n.username, IconEmoji: n.iconEmoji})
-	if err != nil { // unreachable: strings only
+func (n *Notifier) postWebhook(ctx context.Context, m notifiers.Message) error {
+	blocks := blocksOf(m)
+	err := n.postWebhookBody(ctx, m.Text, blocks)
+	if err != nil && blocks != nil && isBlocksRefused(err) {
+		err = n.postWebhookBody(ctx, m.Text, nil)
+	}
+	return err
+}
+
+func (n *Notifier) postWebhookBody(ctx context.Context, text string, blocks []slackgo.Block) error {
+	msg := struct {
+		Text      string          `json:"text"`
+		Blocks    []slackgo.Block `json:"blocks,omitempty"`
+		Username  string          `json:"username,omitempty"`
+		IconEmoji string          `json:"icon_emoji,omitempty"`
+	}{truncate(text, maxTextRunes), blocks, n.username, n.iconEmoji}
+	body, err := json.Marshal(&msg)
+	if err != nil { // unreachable: strings and validated JSON only
 		return notifiers.Permanent(fmt.Errorf("post to slack webhook: encode message: %w", err))
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.webhookURL.Reveal(), bytes.NewReader(body))

@@ -24,6 +24,9 @@ type Config struct {
 	// Body is the request body template, rendered without escaping.
 	// Empty means DefaultBody.
 	Body string `toml:"body"`
+	// DigestBody is the body template of a digest (a rule with digest).
+	// Empty means DefaultDigestBody.
+	DigestBody string `toml:"digest_body"`
 	// Headers are added to every request. Values may be credentials
 	// (Authorization = "Bearer ${TOKEN}"). A Content-Type here replaces the
 	// default application/json.
@@ -76,8 +79,16 @@ func (c Config) Templates() notifiers.Templates {
 	if body == "" {
 		body = DefaultBody
 	}
-	return notifiers.Templates{Text: body, TextFormat: notifiers.Plain}
+	digest := c.DigestBody
+	if digest == "" {
+		digest = DefaultDigestBody
+	}
+	return notifiers.Templates{Text: body, TextFormat: notifiers.Plain, Digest: notifiers.DigestTemplates{Text: digest}}
 }
+
+// DefaultDigestBody is the digest body template used when
+// Config.DigestBody is empty: the digest as JSON.
+const DefaultDigestBody = `{{ template "webhook.digest" . }}`
 
 // validURL reports whether s is an absolute http or https URL with a host.
 func validURL(s string) bool {

@@ -250,8 +250,10 @@ func TestTemplates(t *testing.T) {
 		cfg  Config
 		want notifiers.Templates
 	}{
-		{name: "default", cfg: Config{}, want: notifiers.Templates{Text: DefaultBody, TextFormat: notifiers.Plain}},
-		{name: "set", cfg: Config{Body: "{{ json . }}"}, want: notifiers.Templates{Text: "{{ json . }}", TextFormat: notifiers.Plain}},
+		{name: "default", cfg: Config{}, want: notifiers.Templates{Text: DefaultBody, TextFormat: notifiers.Plain,
+			Digest: notifiers.DigestTemplates{Text: DefaultDigestBody}}},
+		{name: "set", cfg: Config{Body: "{{ json . }}", DigestBody: "{{ .Count }}"}, want: notifiers.Templates{Text: "{{ json . }}",
+			TextFormat: notifiers.Plain, Digest: notifiers.DigestTemplates{Text: "{{ .Count }}"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

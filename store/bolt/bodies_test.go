@@ -27,12 +27,12 @@ func TestBodyRefs(t *testing.T) {
 		wantRefs map[uint64]uint64
 	}{
 		{name: "enqueued", do: func() error { return nil }, wantRefs: map[uint64]uint64{1: 3}},
-		{name: "complete 1", do: func() error { return d.Complete(ctx, 1) }, wantRefs: map[uint64]uint64{1: 2}},
+		{name: "complete 1", do: func() error { return d.Complete(ctx, 1, store.Done{}) }, wantRefs: map[uint64]uint64{1: 2}},
 		{name: "kill 2 with a notice", do: func() error {
 			return d.Kill(ctx, 2, store.Kill{Attempted: true, Reason: "boom", At: t0, Then: notice})
 		}, wantRefs: map[uint64]uint64{1: 3}},
-		{name: "complete 3", do: func() error { return d.Complete(ctx, 3) }, wantRefs: map[uint64]uint64{1: 2}},
-		{name: "complete 4", do: func() error { mustClaim(t, d, t0, 10); return d.Complete(ctx, 4) }, wantRefs: map[uint64]uint64{1: 1}},
+		{name: "complete 3", do: func() error { return d.Complete(ctx, 3, store.Done{}) }, wantRefs: map[uint64]uint64{1: 2}},
+		{name: "complete 4", do: func() error { mustClaim(t, d, t0, 10); return d.Complete(ctx, 4, store.Done{}) }, wantRefs: map[uint64]uint64{1: 1}},
 		{name: "revive 2, kill it again", do: func() error {
 			if err := d.Revive(ctx, 2, t0); err != nil {
 				return err

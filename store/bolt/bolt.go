@@ -63,10 +63,10 @@ type DB struct {
 	mu     sync.Mutex // guards leased; held across Claim's scan
 	leased map[uint64]struct{}
 
-	// pending and dead count jobs and dead letters, kept in step with every
-	// commit that changes them.
-	pending, dead atomic.Int64
-	opts          Options // as given to Open, for opening the file again
+	// pending, dead and digests count jobs, dead letters and open
+	// digests, kept in step with every commit that changes them.
+	pending, dead, digests atomic.Int64
+	opts                   Options // as given to Open, for opening the file again
 
 	compactKick   chan struct{} // the queue has emptied: compact if worth it
 	compactorDone chan struct{} // closed when the compactor has exited
@@ -118,13 +118,12 @@ func Open(path string, opts Options) (*DB, error) {
 			opts.Logger.Info("compacted state file", "file", path, "bytes_before", size, "bytes_after", fileSize(path))
 		}
 	}
-	pending, dead, err := countRecords(d.bolt)
+	c, err := countRecords(d.bolt)
 	if err != nil {
 		_ = d.bolt.Close()
 		return nil, fmt.Errorf("open store %q: %w", path, err)
 	}
-	d.pending.Store(pending)
-	d.dead.Store(dead)
+	d.count(c)
 	go d.commitLoop()
 	go d.compactor()
 	return d, nil
@@ -293,37 +292,40 @@ func (d *DB) Stats(ctx context.Context) (store.Stats, error) {
 		return store.Stats{}, err
 	}
 	defer leave()
-	return store.Stats{Pending: int(d.pending.Load()), Dead: int(d.dead.Load())}, nil
+	return store.Stats{Pending: int(d.pending.Load()), Dead: int(d.dead.Load()), OpenDigests: int(d.digests.Load())}, nil
 }
 
-// Sweep deletes the dedupe keys and terminal marks that expired at or before
-// now, looking at sweepChunk keys per transaction, in one pass over all of
-// them, until done or ctx ends. Then, when the queue is empty and most of
-// the file is free pages (a backlog has drained), it compacts the file.
+// Sweep deletes the dedupe keys, terminal marks and live records that
+// expired at or before now, looking at sweepChunk keys per transaction, in
+// one pass over all of them, until done or ctx ends. Then, when the queue
+// is empty and most of the file is free pages (a backlog has drained), it
+// compacts the file.
 func (d *DB) Sweep(ctx context.Context, now time.Time) (int, error) {
 	leave, err := d.enter(ctx)
 	if err != nil {
 		return 0, err
 	}
 	total := 0
-	var from []byte
-	for {
-		if err := ctx.Err(); err != nil {
-			leave()
-			return total, err
+	for _, bucket := range []string{bucketSeen, bucketLive} {
+		var from []byte
+		for {
+			if err := ctx.Err(); err != nil {
+				leave()
+				return total, err
+			}
+			n, next, err := d.sweepChunk(bucket, from, nanos(now))
+			total += n
+			if err != nil {
+				leave()
+				return total, fmt.Errorf("sweep %s: %w", bucket, err)
+			}
+			if next == nil {
+				break
+			}
+			from = next
 		}
-		n, next, err := d.sweepChunk(from, nanos(now))
-		total += n
-		if err != nil {
-			leave()
-			return total, fmt.Errorf("sweep dedupe keys: %w", err)
-		}
-		if next == nil {
-			break
-		}
-		from = next
 	}
-	d.log.Debug("swept dedupe keys", "count", total)
+	d.log.Debug("swept expired keys", "count", total)
 	leave()
 	if err := d.compactIfDrained(ctx); err != nil {
 		return total, err
@@ -331,17 +333,18 @@ func (d *DB) Sweep(ctx context.Context, now time.Time) (int, error) {
 	return total, nil
 }
 
-// sweepChunk looks at up to sweepChunk dedupe keys from from on, deletes
-// the expired ones, and returns where to go on (nil at the end).
-func (d *DB) sweepChunk(from []byte, now int64) (n int, next []byte, err error) {
+// sweepChunk looks at up to sweepChunk keys of bucket (whose values start
+// with their expiry) from from on, deletes the expired ones, and returns
+// where to go on (nil at the end).
+func (d *DB) sweepChunk(bucket string, from []byte, now int64) (n int, next []byte, err error) {
 	err = d.bolt.Update(func(tx *bbolt.Tx) error {
-		seen := tx.Bucket([]byte(bucketSeen))
+		b := tx.Bucket([]byte(bucket))
 		var expired [][]byte
-		c := seen.Cursor()
+		c := b.Cursor()
 		k, v := c.Seek(from)
 		for looked := 0; k != nil && looked < sweepChunk; k, v = c.Next() {
 			looked++
-			if decodeNanos(v) <= now {
+			if len(v) < 8 || decodeNanos(v[:8]) <= now {
 				expired = append(expired, append([]byte(nil), k...))
 			}
 		}
@@ -349,7 +352,7 @@ func (d *DB) sweepChunk(from []byte, now int64) (n int, next []byte, err error) 
 			next = append([]byte(nil), k...)
 		}
 		for _, k := range expired {
-			if err := seen.Delete(k); err != nil {
+			if err := b.Delete(k); err != nil {
 				return err
 			}
 		}

@@ -22,23 +22,34 @@ const (
 	bucketBodies = "bodies" // body id (8 bytes) → raw body
 	bucketRefs   = "refs"   // body id (8 bytes) → reference count (uvarint)
 	bucketDead   = "dead"   // id (8 bytes) → job record
+	bucketKeys   = "keys"   // job Key (uvarint length + bytes) + id (8 bytes) → nil: pending jobs by Key, in order
+	bucketLive   = "live"   // job Key → expiry (8 bytes) + rank (varint) + the notifier's reference
+	bucketDigest = "digest" // digest id (8 bytes) → open digest
+	bucketGroups = "groups" // rule, notifier, group (each uvarint length + bytes) → open digest id (8 bytes)
+	bucketDigDue = "digdue" // due (8 bytes) + digest id (8 bytes) → nil: open digests by when they fall due
+	bucketJoined = "joined" // digest id (8 bytes) + sequence (8 bytes) → an event's entry, in order of joining
+	bucketMember = "member" // rule, notifier, event id (each uvarint length + bytes) → its entry's key in joined
 
 	keyVersion = "version"
 )
 
 // allBuckets returns the names of every bucket, a new slice at each call.
 func allBuckets() []string {
-	return []string{bucketMeta, bucketSeen, bucketJobs, bucketDue, bucketBodies, bucketRefs, bucketDead}
+	return []string{bucketMeta, bucketSeen, bucketJobs, bucketDue, bucketBodies, bucketRefs, bucketDead,
+		bucketKeys, bucketLive, bucketDigest, bucketGroups, bucketDigDue, bucketJoined, bucketMember}
 }
 
 // fileVersion is the layout of the file, in the meta bucket: 3 files the
 // due index by notifier; 4 keeps dedupe keys hashed to 16 bytes, without an
-// expiry index. Older files are brought up to date at open.
-// formatVersion is the first byte of every job record: version 1 records
-// (an on_dead notice id instead of Extra) are still read.
+// expiry index; 5 adds job Keys (the due index's values), live records and
+// digests. Older files are brought up to date at open.
+// formatVersion is the first byte of every job record: version 3 adds the
+// Key and the digest a job carries; versions 1 (an on_dead notice id
+// instead of Extra) and 2 are still read.
 const (
-	fileVersion     = 4
-	formatVersion   = 2 // of records
+	fileVersion     = 5
+	formatVersion   = 3 // of records
+	formatVersionV2 = 2
 	formatVersionV1 = 1
 )
 
@@ -93,7 +104,6 @@ func unsortable(u uint64) int64 { return int64(u ^ (1 << 63)) }
 
 // itob encodes an id as an 8-byte big-endian key.
 func itob(id uint64) []byte { return binary.BigEndian.AppendUint64(make([]byte, 0, 8), id) }
-
 
 // duePrefix is the part of the due keys of notifier's jobs before the time.
 func duePrefix(notifier string) []byte {
@@ -159,11 +169,13 @@ func fromNanos(n int64) time.Time {
 	return time.Unix(0, n)
 }
 
-// record is a job as stored: the store.Job without its body, plus the id of the
-// shared body.
+// record is a job as stored: the store.Job without its body (nor Later
+// and Live, which are read at claim), plus the id of the shared body, and
+// of each event's body for a digest.
 type record struct {
 	store.Job
-	bodyID uint64
+	bodyID  uint64
+	bodyIDs []uint64 // of Digest.Events
 }
 
 // encode appends the record's binary form (everything but ID and Body).
@@ -171,7 +183,7 @@ func (r *record) encode() []byte {
 	j := &r.Job
 	n := 1 + 7*binary.MaxVarintLen64 + 8*binary.MaxVarintLen32 +
 		len(j.EventID) + len(j.Status) + len(j.Rule) + len(j.Notifier) +
-		len(j.WebhookID) + len(j.Query) + len(j.LastError) + len(j.Extra)
+		len(j.WebhookID) + len(j.Query) + len(j.LastError) + len(j.Extra) + len(j.Key)
 	b := make([]byte, 1, n)
 	b[0] = formatVersion
 	b = binary.AppendUvarint(b, r.bodyID)
@@ -183,7 +195,60 @@ func (r *record) encode() []byte {
 		b = appendString(b, s)
 	}
 	b = binary.AppendUvarint(b, uint64(len(j.Extra)))
-	return append(b, j.Extra...)
+	b = append(b, j.Extra...)
+	b = appendString(b, j.Key)
+	if j.Digest == nil {
+		return append(b, 0)
+	}
+	dg := j.Digest
+	b = append(b, 1)
+	b = appendString(b, dg.Group)
+	b = appendString(b, string(dg.Extra))
+	b = appendString(b, dg.Reason)
+	b = binary.AppendVarint(b, nanos(dg.First))
+	b = binary.AppendVarint(b, nanos(dg.Last))
+	b = binary.AppendUvarint(b, uint64(len(dg.Events)))
+	for i, e := range dg.Events {
+		b = appendEntry(b, entry{DigestEvent: e, bodyID: r.bodyIDs[i]})
+	}
+	return b
+}
+
+// entry is an event of a digest as stored: without its body, with the id
+// of the body.
+type entry struct {
+	store.DigestEvent
+	bodyID uint64
+}
+
+// appendEntry appends the binary form of e.
+func appendEntry(b []byte, e entry) []byte {
+	for _, s := range []string{e.EventID, e.Status, e.Query} {
+		b = appendString(b, s)
+	}
+	b = binary.AppendVarint(b, nanos(e.ReceivedAt))
+	return binary.AppendUvarint(b, e.bodyID)
+}
+
+// entry reads what appendEntry wrote.
+func (d *decoder) entry() entry {
+	var e entry
+	for _, s := range []*string{&e.EventID, &e.Status, &e.Query} {
+		*s = d.string()
+	}
+	e.ReceivedAt = fromNanos(d.varint())
+	e.bodyID = d.uvarint()
+	return e
+}
+
+// decodeEntry parses an entry of the joined bucket.
+func decodeEntry(v []byte) (entry, error) {
+	d := decoder{b: v}
+	e := d.entry()
+	if d.err != nil || len(d.b) != 0 {
+		return entry{}, fmt.Errorf("decode digest entry: %w", errCorrupt)
+	}
+	return e, nil
 }
 
 // decodeRecord parses a record stored under id. It copies every string, so
@@ -191,7 +256,7 @@ func (r *record) encode() []byte {
 func decodeRecord(id uint64, v []byte) (record, error) {
 	d := decoder{b: v}
 	ver := d.byte()
-	if ver != formatVersion && ver != formatVersionV1 {
+	if ver != formatVersion && ver != formatVersionV2 && ver != formatVersionV1 {
 		return record{}, fmt.Errorf("decode job %d: version %d: %w", id, ver, errCorrupt)
 	}
 	r := record{Job: store.Job{ID: id}}
@@ -210,6 +275,27 @@ func decodeRecord(id uint64, v []byte) (record, error) {
 	if ver != formatVersionV1 {
 		if extra := d.string(); extra != "" {
 			j.Extra = []byte(extra)
+		}
+	}
+	if ver == formatVersion {
+		j.Key = d.string()
+		if d.byte() == 1 {
+			dg := &store.Digest{Group: d.string()}
+			if extra := d.string(); extra != "" {
+				dg.Extra = []byte(extra)
+			}
+			dg.Reason = d.string()
+			dg.First, dg.Last = fromNanos(d.varint()), fromNanos(d.varint())
+			n := d.uvarint()
+			if n > uint64(len(d.b)) { // each entry takes several bytes
+				return record{}, fmt.Errorf("decode job %d: %w", id, errCorrupt)
+			}
+			for range n {
+				e := d.entry()
+				dg.Events = append(dg.Events, e.DigestEvent)
+				r.bodyIDs = append(r.bodyIDs, e.bodyID)
+			}
+			j.Digest = dg
 		}
 	}
 	if d.err != nil || len(d.b) != 0 {

@@ -40,11 +40,12 @@ type commitReq struct {
 	res   chan commitResult // buffered: the committer never blocks on it
 }
 
-// commitResult answers a commitReq: the Enqueue result of a webhook, and
-// the error of either kind.
+// commitResult answers a commitReq: the Enqueue result of a webhook and
+// how it changed the counts, and the error of either kind.
 type commitResult struct {
-	enq store.Enqueued
-	err error
+	enq   store.Enqueued
+	delta counts
+	err   error
 }
 
 // Enqueue records w and its jobs; see store.Store. A webhook with an empty
@@ -59,29 +60,29 @@ func (d *DB) Enqueue(ctx context.Context, w store.Webhook) (store.Enqueued, erro
 	if err != nil {
 		return store.Enqueued{}, fmt.Errorf("enqueue webhook %q: %w", w.WebhookID, err)
 	}
-	d.pending.Add(int64(res.Accepted))
-	return res, nil
+	d.count(res.delta)
+	return res.enq, nil
 }
 
-func (d *DB) enqueue(ctx context.Context, w *store.Webhook) (store.Enqueued, error) {
+func (d *DB) enqueue(ctx context.Context, w *store.Webhook) (commitResult, error) {
 	r, err := newWebhookReq(ctx, w)
 	if err != nil {
-		return store.Enqueued{}, err
+		return commitResult{}, err
 	}
 	select {
 	case d.reqs <- r:
 	case <-ctx.Done():
-		return store.Enqueued{}, ctx.Err()
+		return commitResult{}, ctx.Err()
 	}
 	select {
 	case res := <-r.res:
-		return res.enq, res.err
+		return res, res.err
 	case <-ctx.Done():
 		if r.state.CompareAndSwap(reqPending, reqAbandoned) {
-			return store.Enqueued{}, ctx.Err()
+			return commitResult{}, ctx.Err()
 		}
 		res := <-r.res // taken: its commit decides
-		return res.enq, res.err
+		return res, res.err
 	}
 }
 
@@ -233,11 +234,11 @@ func (d *DB) commit(batch []*commitReq) {
 				}
 				continue
 			}
-			res, err := d.apply(t, r)
+			res, delta, err := d.apply(t, r)
 			if err != nil {
 				return err
 			}
-			results[i].enq = res
+			results[i].enq, results[i].delta = res, delta
 		}
 		if d.failCommit != nil {
 			return d.failCommit()
@@ -269,59 +270,70 @@ func (r *commitReq) take() bool {
 }
 
 // apply writes one webhook within the batch's transaction, following the
-// steps documented on store.Store.Enqueue. Dedupe keys are checked against the
-// webhook's ReceivedAt: a key expired by then counts as absent.
-func (d *DB) apply(t *txn, r *commitReq) (store.Enqueued, error) {
+// steps documented on store.Store.Enqueue, and says how it changed the
+// counts. Dedupe keys are checked against the webhook's ReceivedAt: a key
+// expired by then counts as absent.
+func (d *DB) apply(t *txn, r *commitReq) (store.Enqueued, counts, error) {
 	w := r.w
 	at := nanos(w.ReceivedAt)
 	exp := at + int64(d.dedupeFor)
-	if r.wkey != nil && t.live(r.wkey, at) {
-		return store.Enqueued{Duplicate: true}, nil
+	if r.wkey != nil && t.recorded(r.wkey, at) {
+		return store.Enqueued{Duplicate: true}, counts{}, nil
 	}
-	if !w.Terminal && t.live(r.tkey, at) {
-		return store.Enqueued{Stale: true}, t.mark(r.wkey, exp)
+	if !w.Terminal && t.recorded(r.tkey, at) {
+		return store.Enqueued{Stale: true}, counts{}, t.mark(r.wkey, exp)
 	}
 	var res store.Enqueued
+	var delta counts
 	var bodyID uint64
 	for i, nj := range w.Jobs {
 		if k := r.jkeys[i]; k != nil {
-			if t.live(k, at) {
+			if t.recorded(k, at) {
 				continue
 			}
 			if err := t.mark(k, exp); err != nil {
-				return store.Enqueued{}, err
+				return store.Enqueued{}, counts{}, err
 			}
 		}
 		if bodyID == 0 {
 			id, err := t.newBody(w.Body)
 			if err != nil {
-				return store.Enqueued{}, err
+				return store.Enqueued{}, counts{}, err
 			}
 			bodyID = id
 		}
+		res.Accepted++
+		if nj.Digest != nil {
+			opened, err := t.join(w, &nj, bodyID)
+			if err != nil {
+				return store.Enqueued{}, counts{}, err
+			}
+			delta.digests += opened
+			continue
+		}
 		rec := record{bodyID: bodyID, Job: store.Job{
 			EventID: w.EventID, Status: w.Status, Rule: nj.Rule, Notifier: nj.Notifier,
-			Extra: nj.Extra, WebhookID: w.WebhookID, Query: w.Query,
+			Extra: nj.Extra, WebhookID: w.WebhookID, Query: w.Query, Key: nj.Key,
 			ReceivedAt: w.ReceivedAt, FirstAt: w.ReceivedAt, NextAt: w.ReceivedAt,
 		}}
 		if err := t.addJob(&rec); err != nil {
-			return store.Enqueued{}, err
+			return store.Enqueued{}, counts{}, err
 		}
-		res.Accepted++
+		delta.pending++
 	}
 	if bodyID != 0 {
 		if err := t.setRefs(bodyID, uint64(res.Accepted)); err != nil {
-			return store.Enqueued{}, err
+			return store.Enqueued{}, counts{}, err
 		}
 	}
 	if err := t.mark(r.wkey, exp); err != nil {
-		return store.Enqueued{}, err
+		return store.Enqueued{}, counts{}, err
 	}
 	if w.Terminal {
 		if err := t.mark(r.tkey, exp); err != nil {
-			return store.Enqueued{}, err
+			return store.Enqueued{}, counts{}, err
 		}
 	}
 	res.Duplicate = len(w.Jobs) > 0 && res.Accepted == 0
-	return res, nil
+	return res, delta, nil
 }

@@ -129,9 +129,9 @@ func TestJobOpsShareCommits(t *testing.T) {
 	}()
 	g.held()
 	errs := make(chan error, 3)
-	go func() { errs <- d.Complete(ctx, jobs[0].ID) }()
+	go func() { errs <- d.Complete(ctx, jobs[0].ID, store.Done{}) }()
 	go func() { errs <- d.Retry(ctx, jobs[1].ID, t0.Add(time.Minute), "503") }()
-	go func() { errs <- d.Complete(ctx, 9999) }()
+	go func() { errs <- d.Complete(ctx, 9999, store.Done{}) }()
 	g.release(3)
 	if err := <-first; err != nil {
 		t.Fatal(err)

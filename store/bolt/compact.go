@@ -153,18 +153,19 @@ func fileSize(path string) int64 {
 // compacted at open (a queue copied at open would slow the start for
 // nothing; it is compacted once drained).
 func countEmpty(b *bbolt.DB) bool {
-	pending, _, err := countRecords(b)
-	return err == nil && pending == 0
+	c, err := countRecords(b)
+	return err == nil && c.pending == 0
 }
 
-// countRecords counts the pending jobs and dead letters of b: the store
-// keeps the counts in memory from then on, so Stats (every /metrics
-// scrape) costs nothing whatever the backlog.
-func countRecords(b *bbolt.DB) (pending, dead int64, err error) {
+// countRecords counts the pending jobs, dead letters and open digests of
+// b: the store keeps the counts in memory from then on, so Stats (every
+// /metrics scrape) costs nothing whatever the backlog.
+func countRecords(b *bbolt.DB) (c counts, err error) {
 	err = b.View(func(tx *bbolt.Tx) error {
-		pending = int64(tx.Bucket([]byte(bucketJobs)).Stats().KeyN)
-		dead = int64(tx.Bucket([]byte(bucketDead)).Stats().KeyN)
+		c.pending = int64(tx.Bucket([]byte(bucketJobs)).Stats().KeyN)
+		c.dead = int64(tx.Bucket([]byte(bucketDead)).Stats().KeyN)
+		c.digests = int64(tx.Bucket([]byte(bucketGroups)).Stats().KeyN)
 		return nil
 	})
-	return pending, dead, err
+	return c, err
 }

@@ -83,7 +83,7 @@ func TestCompactAfterDrain(t *testing.T) {
 				if j := jobs[i]; j.EventID == "ev7" {
 					err = d.Kill(ctx, j.ID, store.Kill{Reason: "kept", At: t0})
 				} else {
-					err = d.Complete(ctx, j.ID)
+					err = d.Complete(ctx, j.ID, store.Done{})
 				}
 				if err != nil {
 					t.Error(err)

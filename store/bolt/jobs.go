@@ -63,6 +63,10 @@ func (d *DB) lease(now int64, max int, perNotifier map[string]int) ([]store.Job,
 			if r, err := t.get(t.jobs, next.id); err != nil {
 				d.log.Warn("skipping due entry", "job", next.id, "err", err)
 			} else {
+				if r.Key != "" {
+					r.Later = t.laterOfKey(r.Key)
+					r.Live = t.liveRecord(r.Key, now)
+				}
 				recs = append(recs, r)
 				taken[next.notifier]++
 			}
@@ -84,8 +88,10 @@ func (d *DB) lease(now int64, max int, perNotifier map[string]int) ([]store.Job,
 	return jobs, nil
 }
 
-// dueCursor walks one notifier's due jobs that are not leased.
+// dueCursor walks one notifier's due jobs that are not leased, nor held
+// back by an earlier job of their Key.
 type dueCursor struct {
+	t        *txn
 	c        *bbolt.Cursor
 	prefix   []byte
 	notifier string
@@ -99,9 +105,9 @@ type dueCursor struct {
 func (d *DB) dueHeads(t *txn, now int64, perNotifier map[string]int) []*dueCursor {
 	var heads []*dueCursor
 	start := func(notifier string) {
-		h := &dueCursor{c: t.due.Cursor(), prefix: duePrefix(notifier), notifier: notifier}
-		k, _ := h.c.Seek(h.prefix)
-		d.settle(h, k, now)
+		h := &dueCursor{t: t, c: t.due.Cursor(), prefix: duePrefix(notifier), notifier: notifier}
+		k, v := h.c.Seek(h.prefix)
+		d.settle(h, k, v, now)
 		if h.ok {
 			heads = append(heads, h)
 		}
@@ -129,14 +135,16 @@ func (d *DB) dueHeads(t *txn, now int64, perNotifier map[string]int) []*dueCurso
 
 // advance moves h past its current job.
 func (d *DB) advance(h *dueCursor, now int64) {
-	k, _ := h.c.Next()
-	d.settle(h, k, now)
+	k, v := h.c.Next()
+	d.settle(h, k, v, now)
 }
 
-// settle moves h from k to the first key of its notifier that is due by
-// now and not leased, or marks h done.
-func (d *DB) settle(h *dueCursor, k []byte, now int64) {
-	for ; k != nil && bytes.HasPrefix(k, h.prefix); k, _ = h.c.Next() {
+// settle moves h from k (with value v) to the first key of its notifier
+// that is due by now, not leased, and the first of its Key if it has one;
+// or marks h done. A job that is the first of its Key and not leased means
+// no job of that Key is leased.
+func (d *DB) settle(h *dueCursor, k, v []byte, now int64) {
+	for ; k != nil && bytes.HasPrefix(k, h.prefix); k, v = h.c.Next() {
 		n, at, id, ok := splitDueKey(k)
 		if !ok || n != h.notifier {
 			continue
@@ -145,6 +153,9 @@ func (d *DB) settle(h *dueCursor, k []byte, now int64) {
 			break
 		}
 		if _, leased := d.leased[id]; leased {
+			continue
+		}
+		if len(v) > 0 && !h.t.firstOfKey(string(v), id) {
 			continue
 		}
 		h.at, h.id, h.ok = at, id, true
@@ -158,17 +169,26 @@ func (d *DB) settle(h *dueCursor, k []byte, now int64) {
 func (d *DB) withBodies(t *txn, recs []record) []store.Job {
 	jobs := make([]store.Job, 0, len(recs))
 	bodies := make(map[uint64][]byte)
-	for _, r := range recs {
-		body, ok := bodies[r.bodyID]
+	body := func(job, id uint64) []byte {
+		b, ok := bodies[id]
 		if !ok {
-			v := t.bodies.Get(itob(r.bodyID))
+			v := t.bodies.Get(itob(id))
 			if v == nil {
-				d.log.Warn("job body missing", "job", r.ID, "body", r.bodyID)
+				d.log.Warn("job body missing", "job", job, "body", id)
 			}
-			body = append([]byte{}, v...)
-			bodies[r.bodyID] = body
+			b = append([]byte{}, v...)
+			bodies[id] = b
 		}
-		r.Body = body
+		return b
+	}
+	for _, r := range recs {
+		if r.Digest != nil {
+			for i, id := range r.bodyIDs {
+				r.Digest.Events[i].Body = body(r.ID, id)
+			}
+		} else {
+			r.Body = body(r.ID, r.bodyID)
+		}
 		jobs = append(jobs, r.Job)
 	}
 	return jobs
@@ -206,14 +226,47 @@ func (d *DB) Heads(ctx context.Context) (map[string]time.Time, error) {
 	return heads, nil
 }
 
-// Complete deletes a delivered job; see store.Store.
-func (d *DB) Complete(ctx context.Context, id uint64) error {
-	return d.finish(ctx, "complete", id, counts{pending: -1}, func(t *txn, r *record) error {
+// Complete deletes a delivered job, keeping done's live record and
+// enqueuing done.Then in the same transaction; see store.Store. The live
+// record expires at the job's ReceivedAt + the dedupe window (or later, if
+// it already did); done.Then is due when the job was.
+func (d *DB) Complete(ctx context.Context, id uint64, done store.Done) error {
+	delta := counts{pending: -1}
+	if done.Then != nil {
+		delta.pending++
+	}
+	return d.finish(ctx, "complete", id, delta, func(t *txn, r *record) error {
 		if err := t.deleteJob(r); err != nil {
 			return err
 		}
-		return t.deref(r.bodyID)
+		if done.Live != nil && r.Key != "" {
+			if err := t.putLive(r.Key, done.Live, nanos(r.ReceivedAt)+int64(d.dedupeFor)); err != nil {
+				return err
+			}
+		}
+		if done.Then != nil {
+			if err := t.addFollowing(r, done.Then, r.NextAt, cmp.Or(done.Then.Key, r.Key)); err != nil {
+				return err
+			}
+		}
+		return t.derefAll(r)
 	})
+}
+
+// addFollowing enqueues nj for r's webhook under key, due at at: a thread
+// reply after a live update, or an on_dead notice after a dead letter.
+func (t *txn) addFollowing(r *record, nj *store.NewJob, at time.Time, key string) error {
+	n := record{bodyID: r.bodyID, Job: store.Job{
+		EventID: r.EventID, Status: r.Status, Rule: nj.Rule, Notifier: nj.Notifier,
+		Extra: nj.Extra, WebhookID: r.WebhookID, Query: r.Query, Key: key,
+		ReceivedAt: r.ReceivedAt, FirstAt: at, NextAt: at,
+	}}
+	if r.bodyID != 0 {
+		if err := t.ref(r.bodyID); err != nil {
+			return err
+		}
+	}
+	return t.addJob(&n)
 }
 
 // Retry records a failed attempt and reschedules the job; see store.Store.
@@ -262,15 +315,7 @@ func (d *DB) Kill(ctx context.Context, id uint64, k store.Kill) error {
 		if k.Then == nil {
 			return nil
 		}
-		n := record{bodyID: r.bodyID, Job: store.Job{
-			EventID: r.EventID, Status: r.Status, Rule: k.Then.Rule, Notifier: k.Then.Notifier,
-			Extra: k.Then.Extra, WebhookID: r.WebhookID, Query: r.Query,
-			ReceivedAt: r.ReceivedAt, FirstAt: k.At, NextAt: k.At,
-		}}
-		if err := t.ref(r.bodyID); err != nil {
-			return err
-		}
-		return t.addJob(&n)
+		return t.addFollowing(r, k.Then, k.At, k.Then.Key)
 	})
 }
 
@@ -303,15 +348,16 @@ func (d *DB) finish(ctx context.Context, op string, id uint64, delta counts, fn 
 	return nil
 }
 
-// counts is how a committed operation changes the pending jobs and dead
-// letters.
-type counts struct{ pending, dead int64 }
+// counts is how a committed operation changes the pending jobs, dead
+// letters and open digests.
+type counts struct{ pending, dead, digests int64 }
 
 func (d *DB) count(c counts) {
 	if d.pending.Add(c.pending) == 0 && c.pending < 0 {
 		d.drained()
 	}
 	d.dead.Add(c.dead)
+	d.digests.Add(c.digests)
 }
 
 // Release ends the lease of a job; store.ErrNotFound if the job does not exist.
@@ -393,7 +439,7 @@ func (d *DB) Revive(ctx context.Context, id uint64, now time.Time) error {
 // Drop deletes dead letter id; see store.Store.
 func (d *DB) Drop(ctx context.Context, id uint64) error {
 	return d.deadLetter(ctx, "drop", id, counts{dead: -1}, func(t *txn, r *record) error {
-		return t.deref(r.bodyID)
+		return t.derefAll(r)
 	})
 }
 

@@ -196,7 +196,7 @@ func TestFailedRecordKeepsLease(t *testing.T) {
 		name string
 		do   func(d *DB, id uint64) error
 	}{
-		{"Complete", func(d *DB, id uint64) error { return d.Complete(context.Background(), id) }},
+		{"Complete", func(d *DB, id uint64) error { return d.Complete(context.Background(), id, store.Done{}) }},
 		{"Retry", func(d *DB, id uint64) error { return d.Retry(context.Background(), id, t0, "boom") }},
 		{"Postpone", func(d *DB, id uint64) error { return d.Postpone(context.Background(), id, t0) }},
 		{"Kill", func(d *DB, id uint64) error {

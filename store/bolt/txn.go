@@ -13,21 +13,23 @@ import (
 // the store.Store methods are made of.
 type txn struct {
 	seen, jobs, due, bodies, refs, dead *bbolt.Bucket
+	keys, live                          *bbolt.Bucket
+	digest, groups, digDue, joined      *bbolt.Bucket
+	member                              *bbolt.Bucket
 }
 
 func openTxn(tx *bbolt.Tx) *txn {
+	b := func(name string) *bbolt.Bucket { return tx.Bucket([]byte(name)) }
 	return &txn{
-		seen:   tx.Bucket([]byte(bucketSeen)),
-		jobs:   tx.Bucket([]byte(bucketJobs)),
-		due:    tx.Bucket([]byte(bucketDue)),
-		bodies: tx.Bucket([]byte(bucketBodies)),
-		refs:   tx.Bucket([]byte(bucketRefs)),
-		dead:   tx.Bucket([]byte(bucketDead)),
+		seen: b(bucketSeen), jobs: b(bucketJobs), due: b(bucketDue), bodies: b(bucketBodies),
+		refs: b(bucketRefs), dead: b(bucketDead), keys: b(bucketKeys), live: b(bucketLive),
+		digest: b(bucketDigest), groups: b(bucketGroups), digDue: b(bucketDigDue),
+		joined: b(bucketJoined), member: b(bucketMember),
 	}
 }
 
-// live reports whether the dedupe key is recorded and not expired at at.
-func (t *txn) live(key []byte, at int64) bool {
+// recorded reports whether the dedupe key is recorded and not expired at at.
+func (t *txn) recorded(key []byte, at int64) bool {
 	v := t.seen.Get(key)
 	return v != nil && decodeNanos(v) > at
 }
@@ -67,24 +69,49 @@ func (t *txn) addJob(r *record) error {
 	return t.putJob(r)
 }
 
-// putJob writes r as pending, due at r.NextAt.
+// putJob writes r as pending, due at r.NextAt: its due entry holds its
+// Key, which the keys bucket orders.
 func (t *txn) putJob(r *record) error {
 	if err := t.jobs.Put(itob(r.ID), r.encode()); err != nil {
 		return fmt.Errorf("put job %d: %w", r.ID, err)
 	}
-	if err := t.due.Put(dueKey(r.Notifier, nanos(r.NextAt), r.ID), nil); err != nil {
+	if err := t.due.Put(dueKey(r.Notifier, nanos(r.NextAt), r.ID), []byte(r.Key)); err != nil {
 		return fmt.Errorf("put job %d due: %w", r.ID, err)
+	}
+	if r.Key != "" {
+		if err := t.keys.Put(keyedKey(r.Key, r.ID), nil); err != nil {
+			return fmt.Errorf("put job %d key: %w", r.ID, err)
+		}
 	}
 	return nil
 }
 
-// deleteJob removes the pending job r (not its body reference).
+// deleteJob removes the pending job r (not its body references).
 func (t *txn) deleteJob(r *record) error {
 	if err := t.jobs.Delete(itob(r.ID)); err != nil {
 		return fmt.Errorf("delete job %d: %w", r.ID, err)
 	}
 	if err := t.due.Delete(dueKey(r.Notifier, nanos(r.NextAt), r.ID)); err != nil {
 		return fmt.Errorf("delete job %d due: %w", r.ID, err)
+	}
+	if r.Key != "" {
+		if err := t.keys.Delete(keyedKey(r.Key, r.ID)); err != nil {
+			return fmt.Errorf("delete job %d key: %w", r.ID, err)
+		}
+	}
+	return nil
+}
+
+// derefAll drops r's references to bodies: its webhook's, or its digest's
+// events'.
+func (t *txn) derefAll(r *record) error {
+	if err := t.deref(r.bodyID); err != nil {
+		return err
+	}
+	for _, id := range r.bodyIDs {
+		if err := t.deref(id); err != nil {
+			return err
+		}
 	}
 	return nil
 }
