@@ -88,9 +88,9 @@ func (r *Relay) readyz(w http.ResponseWriter, req *http.Request) {
 // GET /dead/{id}) and `hooknote dead` reads it.
 type DeadLetter struct {
 	ID         uint64    `json:"id"`
-	Type       string    `json:"type"` // "event", or "notice" for an on_dead notice
-	EventID    string    `json:"event_id"`
-	Status     string    `json:"status"`
+	Type       string    `json:"type"` // "event", "live" (a live message's update or thread reply), "digest", or "notice" (on_dead)
+	EventID    string    `json:"event_id,omitempty"`
+	Status     string    `json:"status,omitempty"`
 	Rule       string    `json:"rule"`
 	Notifier   string    `json:"notifier"`
 	WebhookID  string    `json:"webhook_id,omitempty"`
@@ -100,18 +100,29 @@ type DeadLetter struct {
 	DeadAt     time.Time `json:"dead_at"`
 	Attempts   int       `json:"attempts"`
 	LastError  string    `json:"last_error"`
+	// Group and Count describe a digest: its group_by values and how many
+	// events it holds.
+	Group map[string]string `json:"group,omitempty"`
+	Count int               `json:"count,omitempty"`
 }
 
 func deadLetter(j store.Job) DeadLetter {
-	typ := "event"
-	if isNotice(j) {
-		typ = "notice"
-	}
-	return DeadLetter{
-		ID: j.ID, Type: typ, EventID: j.EventID, Status: j.Status, Rule: j.Rule, Notifier: j.Notifier,
+	d := DeadLetter{
+		ID: j.ID, Type: "event", EventID: j.EventID, Status: j.Status, Rule: j.Rule, Notifier: j.Notifier,
 		WebhookID: j.WebhookID, Query: j.Query, ReceivedAt: j.ReceivedAt, FirstAt: j.FirstAt,
 		DeadAt: j.DeadAt, Attempts: j.Attempts, LastError: j.LastError,
 	}
+	switch {
+	case isNotice(j):
+		d.Type = "notice"
+	case j.Digest != nil:
+		d.Type, d.Count = "digest", len(j.Digest.Events)
+		d.Group = map[string]string{}
+		_ = json.Unmarshal(j.Digest.Extra, &d.Group) // best effort: a listing
+	case j.Key != "":
+		d.Type = "live"
+	}
+	return d
 }
 
 // adminTimeout bounds the store calls of one admin request.

@@ -31,22 +31,44 @@ func (r *Relay) deliver(ctx context.Context, j store.Job) (pause time.Time) {
 	// is slow to render costs its own notification's time, no more.
 	sctx, cancel := context.WithTimeoutCause(ctx, e.timeout, fmt.Errorf("send took longer than the notifier's timeout %s", e.timeout))
 	start := r.now()
-	msg, happened, err := r.message(e, j, log)
+	msg, ev, happened, err := r.message(e, j, log)
 	rendered := r.now()
 	r.metrics.render(e.name, rendered.Sub(start))
 	if err == nil && sctx.Err() != nil {
 		err = fmt.Errorf("rendering took longer than the notifier's timeout %s: %w", e.timeout, context.DeadlineExceeded)
 	}
 	took := time.Duration(0)
+	var done store.Done
+	sentAny := true
 	if err == nil {
-		err = e.n.Notify(sctx, msg)
+		if live, ok := e.liveNotifier(); ok && j.Key != "" && j.Digest == nil && !isNotice(j) {
+			var out liveOutcome
+			out, err = r.sendLive(sctx, e, live, j, msg, ev, log)
+			done, sentAny = out.done, out.sent
+			if err == nil {
+				log = log.With("live", out.action)
+			}
+		} else {
+			err = e.n.Notify(sctx, msg)
+		}
 		e.afterSend()
 		took = r.now().Sub(rendered)
 		err = sendError(ctx, sctx, err)
 	}
 	cancel()
 	if err == nil {
-		r.recorder.record("record delivery", log, func(ctx context.Context) error { return r.store.Complete(ctx, j.ID) }, nil)
+		// The jobs of the same Key after this one (a live message's next
+		// states, its thread reply) may go once this is recorded.
+		var landed func()
+		if j.Later > 0 || done.Then != nil {
+			landed = func() { r.jobsDue(j.Notifier, r.now()) }
+		}
+		r.recorder.record("record delivery", log, func(ctx context.Context) error { return r.store.Complete(ctx, j.ID, done) }, landed)
+		if !sentAny {
+			r.metrics.attempt(e.name, "skipped", "none", took)
+			log.Debug("nothing to send")
+			return time.Time{}
+		}
 		r.metrics.attempt(e.name, "delivered", "none", took)
 		r.metrics.delivered(e.name, happened, r.now())
 		log.Info("delivered", "took", took)
@@ -113,8 +135,15 @@ func (r *Relay) kill(cfg *Config, j store.Job, k store.Kill, log *slog.Logger) {
 	}
 	log.Error("dead letter", "error", k.Reason)
 	var landed func()
-	if k.Then != nil {
-		landed = func() { r.jobsDue(k.Then.Notifier, k.At) }
+	if k.Then != nil || j.Later > 0 {
+		landed = func() {
+			if k.Then != nil {
+				r.jobsDue(k.Then.Notifier, k.At)
+			}
+			if j.Later > 0 { // a dead letter no longer holds its Key's later jobs back
+				r.jobsDue(j.Notifier, k.At)
+			}
+		}
 	}
 	r.recorder.record("record dead letter", log, func(ctx context.Context) error { return r.store.Kill(ctx, j.ID, k) }, landed)
 }

@@ -43,6 +43,7 @@ func (r *Relay) Run(ctx context.Context) error {
 	defer cancelSends()
 	var sweeper sync.WaitGroup
 	sweeper.Go(func() { r.sweep(ctx) })
+	sweeper.Go(func() { r.digests(ctx) })
 	defer sweeper.Wait()
 
 	var workers sync.WaitGroup

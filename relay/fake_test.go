@@ -21,6 +21,7 @@ type fakeConfig struct {
 	Token     notifiers.Secret `toml:"token"`
 	TokenFile string           `toml:"token_file"`
 	Fail      string           `toml:"fail"`
+	Digest    string           `toml:"digest_text"`
 }
 
 func (c fakeConfig) Templates() notifiers.Templates {
@@ -28,7 +29,11 @@ func (c fakeConfig) Templates() notifiers.Templates {
 	if text == "" {
 		text = `{{ .Kind }} {{ .ID }} {{ .Status }}`
 	}
-	return notifiers.Templates{Text: text, TextFormat: notifiers.Slack, To: c.To}
+	digest := c.Digest
+	if digest == "" {
+		digest = `digest {{ .Count }}:{{ range .Events }} {{ .ID }}={{ .Status }}{{ end }}`
+	}
+	return notifiers.Templates{Text: text, TextFormat: notifiers.Slack, To: c.To, Digest: notifiers.DigestTemplates{Text: digest}}
 }
 
 // fakeNotifier records messages; its answer to each send is programmable.

@@ -56,7 +56,7 @@ func (c *countingStore) Postpone(ctx context.Context, id uint64, next time.Time)
 	return c.Store.Postpone(ctx, id, next)
 }
 
-func (c *countingStore) Complete(ctx context.Context, id uint64) error {
+func (c *countingStore) Complete(ctx context.Context, id uint64, done store.Done) error {
 	c.completes.Add(1)
 	c.mu.Lock()
 	fail := c.failCompletes > 0
@@ -67,7 +67,7 @@ func (c *countingStore) Complete(ctx context.Context, id uint64) error {
 	if fail {
 		return errors.New("disk full")
 	}
-	return c.Store.Complete(ctx, id)
+	return c.Store.Complete(ctx, id, done)
 }
 
 // startLanes runs a relay with notifiers a (with extra config) and b, both

@@ -73,6 +73,7 @@ type notifierEntry struct {
 	client          *http.Client // the notifier's own (notifiers.Deps)
 	retired         atomic.Bool  // a reload replaced it: close the client's connections once idle
 	tmpl            *messageTemplates
+	checker         notifiers.Checker // nil: the notifier checks nothing before sending
 	rate            config.Rate
 	timeout         time.Duration
 }
@@ -145,6 +146,10 @@ func (c *Config) buildNotifiers(set *templates.Set, builders map[string]Builder,
 			continue
 		}
 		e := &notifierEntry{name: nc.Name, path: nc.Path(), typ: nc.Type, n: n, client: client, rate: nc.Rate, timeout: nc.Timeout}
+		e.checker, _ = n.(notifiers.Checker)
+		if _, ok := n.(notifiers.Live); tmpl.Live && !ok {
+			errs = append(errs, config.At(nc.Path()+".mode", errNotLive))
+		}
 		if set != nil {
 			var terrs []error
 			e.tmpl, terrs = compileTemplates(set, nc.Path(), tmpl)
@@ -174,31 +179,55 @@ func placeNotifierErrors(path string, err error) []error {
 	return out
 }
 
-// renderSamples renders every notifier's templates against every sample, so
-// that a template that cannot render is a config error, not a 3 a.m. surprise.
+// renderSamples renders every notifier's templates against every sample,
+// and its digest templates against a digest of all the samples, so that a
+// template that cannot render is a config error, not a 3 a.m. surprise; a
+// notifier that checks messages (Slack's Block Kit limits) checks each.
 func (c *Config) renderSamples(samples []replicate.Sample) []error {
 	var errs []error
+	var events []*replicate.Event
+	at := time.Unix(1735689600, 0).UTC()
 	for _, s := range samples {
 		q, err := url.ParseQuery(s.Query)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("sample %q: query: %w", s.Name, err))
 			continue
 		}
-		ev, err := replicate.Decode(s.Body, q, time.Unix(1735689600, 0).UTC())
+		ev, err := replicate.Decode(s.Body, q, at)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("sample %q: %w", s.Name, err))
 			continue
 		}
+		events = append(events, ev)
 		for _, name := range c.NotifierNames() {
 			e := c.notifiers[name]
 			ev.Rule, ev.Notifier = "sample", name
-			_, tmplErr, fatal := e.tmpl.render(ev, "sample")
+			m, tmplErr, fatal := e.tmpl.render(ev, "sample")
 			if errors.Is(fatal, errNoRecipients) {
 				fatal = nil // recipients from the query may be absent in a sample
 			}
-			if err := errors.Join(tmplErr, fatal); err != nil {
+			var checkErr error
+			if e.checker != nil && tmplErr == nil {
+				checkErr = e.checker.Check(m)
+			}
+			_, threadErr := e.tmpl.renderThread(ev)
+			if err := errors.Join(tmplErr, fatal, checkErr, threadErr); err != nil {
 				errs = append(errs, config.Errorf(e.path, "rendering sample %q: %w", s.Name, err))
 			}
+		}
+	}
+	if len(events) == 0 {
+		return errs
+	}
+	for _, name := range c.NotifierNames() {
+		e := c.notifiers[name]
+		d := templates.NewDigest("sample", name, map[string]string{"model": events[0].Model}, at, at.Add(time.Minute), events)
+		_, tmplErr, fatal := e.tmpl.renderDigest(d, "sample")
+		if errors.Is(fatal, errNoRecipients) {
+			fatal = nil
+		}
+		if err := errors.Join(tmplErr, fatal); err != nil {
+			errs = append(errs, config.Errorf(e.path, "rendering a digest of the samples: %w", err))
 		}
 	}
 	return errs

@@ -22,6 +22,8 @@ type Metrics struct {
 	reloads       *prometheus.CounterVec
 	reloadOK      prometheus.Gauge
 	reloadTime    prometheus.Gauge
+	digestEvents  prometheus.Counter
+	digestsSent   *prometheus.CounterVec
 	reg           prometheus.Registerer
 }
 
@@ -73,8 +75,20 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "hooknote_config_last_reload_success_timestamp_seconds",
 			Help: "When the config was last loaded successfully.",
 		}),
+		digestEvents: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hooknote_digest_events_total",
+			Help: "Events that joined a digest (a rule with digest), one per (event, status, rule, notifier).",
+		}),
+		digestsSent: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hooknote_digests_sent_total",
+			Help: "Digests closed and queued for delivery, by reason: quiet (no event joined for digest), max_wait (digest_max_wait reached), max (digest_max events).",
+		}, []string{"reason"}),
 	}
-	reg.MustRegister(m.webhooks, m.notifications, m.fallbacks, m.ack, m.send, m.renders, m.endToEnd, m.reloads, m.reloadOK, m.reloadTime)
+	reg.MustRegister(m.webhooks, m.notifications, m.fallbacks, m.ack, m.send, m.renders, m.endToEnd, m.reloads, m.reloadOK, m.reloadTime,
+		m.digestEvents, m.digestsSent)
+	for _, r := range []string{"quiet", "max_wait", "max"} {
+		m.digestsSent.WithLabelValues(r)
+	}
 	for _, r := range []string{"accepted", "duplicate", "unmatched", "stale", "bad_signature", "bad_request", "too_large", "method_not_allowed", "unavailable"} {
 		m.webhooks.WithLabelValues(r)
 	}
@@ -89,8 +103,8 @@ const statsTimeout = 5 * time.Second
 // storeCollector reads queue depth and dead letters from the store at
 // scrape time.
 type storeCollector struct {
-	st          store.Store
-	depth, dead *prometheus.Desc
+	st                store.Store
+	depth, dead, open *prometheus.Desc
 }
 
 func newStoreCollector(st store.Store) storeCollector {
@@ -98,11 +112,12 @@ func newStoreCollector(st store.Store) storeCollector {
 		st:    st,
 		depth: prometheus.NewDesc("hooknote_queue_depth", "Jobs waiting for delivery (including those being sent).", nil, nil),
 		dead:  prometheus.NewDesc("hooknote_dead_letters", "Dead letters kept (hooknote dead list).", nil, nil),
+		open:  prometheus.NewDesc("hooknote_digests_open", "Digests gathering events, not yet sent.", nil, nil),
 	}
 }
 
 // Describe implements prometheus.Collector.
-func (c storeCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.depth; ch <- c.dead }
+func (c storeCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.depth; ch <- c.dead; ch <- c.open }
 
 // Collect implements prometheus.Collector. A store that does not answer
 // within statsTimeout leaves the gauges out of this scrape.
@@ -115,6 +130,7 @@ func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(c.depth, prometheus.GaugeValue, float64(s.Pending))
 	ch <- prometheus.MustNewConstMetric(c.dead, prometheus.GaugeValue, float64(s.Dead))
+	ch <- prometheus.MustNewConstMetric(c.open, prometheus.GaugeValue, float64(s.OpenDigests))
 }
 
 // Reloaded records a config reload's outcome.
@@ -169,4 +185,16 @@ func (m *Metrics) fallback(notifier string) {
 		return
 	}
 	m.fallbacks.WithLabelValues(notifier).Inc()
+}
+
+func (m *Metrics) digestJoined(n int) {
+	if m != nil {
+		m.digestEvents.Add(float64(n))
+	}
+}
+
+func (m *Metrics) digestsSentBy(reason string, n int) {
+	if m != nil && n > 0 {
+		m.digestsSent.WithLabelValues(reason).Add(float64(n))
+	}
 }

@@ -2,6 +2,7 @@ package relay
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -52,14 +53,30 @@ func decodeNotice(j store.Job) notice {
 }
 
 // message renders the job's message; a failing template falls back to the
-// built-in message (logged). It also returns when the event happened (its
-// completed_at, else its receipt), for the end-to-end latency. An error
-// wraps errRender: the job cannot be sent (no recipients, a stored body
-// that no longer decodes).
-func (r *Relay) message(e *notifierEntry, j store.Job, log *slog.Logger) (notifiers.Message, time.Time, error) {
+// built-in message (logged). It also returns the job's event (nil for a
+// digest) and when it happened (its completed_at, else its receipt; a
+// digest's last join), for the end-to-end latency. An error wraps
+// errRender: the job cannot be sent (no recipients, a stored body that no
+// longer decodes).
+func (r *Relay) message(e *notifierEntry, j store.Job, log *slog.Logger) (notifiers.Message, *replicate.Event, time.Time, error) {
+	if j.Digest != nil {
+		d, skipped := r.digestOf(j)
+		if len(skipped) > 0 {
+			log.Error("digest events left out: their stored bodies no longer decode", "error", errors.Join(skipped...))
+		}
+		m, tmplErr, fatal := e.tmpl.renderDigest(d, fmt.Sprintf("digest.%d.%s.%s", j.ID, j.Rule, j.Notifier))
+		if tmplErr != nil {
+			r.metrics.fallback(e.name)
+			log.Error("digest template failed; sending the built-in fallback", "error", tmplErr)
+		}
+		if fatal != nil {
+			return m, nil, j.Digest.Last, fmt.Errorf("%w: %w", errRender, fatal)
+		}
+		return m, nil, j.Digest.Last, nil
+	}
 	ev, err := r.events.decode(j)
 	if err != nil {
-		return notifiers.Message{}, time.Time{}, fmt.Errorf("%w: decode stored body: %w", errRender, err)
+		return notifiers.Message{}, nil, time.Time{}, fmt.Errorf("%w: decode stored body: %w", errRender, err)
 	}
 	happened := ev.CompletedAt
 	if happened.IsZero() {
@@ -69,7 +86,7 @@ func (r *Relay) message(e *notifierEntry, j store.Job, log *slog.Logger) (notifi
 	id := messageID(ev, j.Rule, j.Notifier)
 	if isNotice(j) {
 		m, err := noticeMessage(e.tmpl, ev, decodeNotice(j), id)
-		return m, happened, err
+		return m, ev, happened, err
 	}
 	m, tmplErr, fatal := e.tmpl.render(ev, id)
 	if tmplErr != nil {
@@ -77,9 +94,16 @@ func (r *Relay) message(e *notifierEntry, j store.Job, log *slog.Logger) (notifi
 		log.Error("template failed; sending the built-in fallback", "error", tmplErr)
 	}
 	if fatal != nil {
-		return m, happened, fmt.Errorf("%w: %w", errRender, fatal)
+		return m, ev, happened, fmt.Errorf("%w: %w", errRender, fatal)
 	}
-	return m, happened, nil
+	if e.checker != nil && m.Blocks != "" {
+		if err := e.checker.Check(m); err != nil {
+			r.metrics.fallback(e.name)
+			log.Error("blocks would be refused; sending the text alone", "error", err)
+			m.Blocks = ""
+		}
+	}
+	return m, ev, happened, nil
 }
 
 // noticeMessage is the built-in on_dead notice about dead letter dead,

@@ -29,6 +29,7 @@ type Relay struct {
 	log        *slog.Logger
 	now        func() time.Time
 	wake       chan struct{}
+	digestWake chan struct{} // a digest was joined: its deadline may be earlier
 	ping       chan chan struct{}
 	draining   atomic.Bool
 	ready      atomic.Bool
@@ -48,7 +49,8 @@ type Options struct {
 
 // New returns a Relay serving cfg from st.
 func New(cfg *Config, st store.Store, log *slog.Logger, opts Options) *Relay {
-	r := &Relay{store: st, log: log, now: opts.Now, metrics: opts.Metrics, wake: make(chan struct{}, 1), ping: make(chan chan struct{})}
+	r := &Relay{store: st, log: log, now: opts.Now, metrics: opts.Metrics, wake: make(chan struct{}, 1),
+		digestWake: make(chan struct{}, 1), ping: make(chan chan struct{})}
 	if r.now == nil {
 		r.now = processClock()
 	}

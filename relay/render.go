@@ -1,9 +1,12 @@
 package relay
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/hooknote/hooknote/config"
 	"github.com/hooknote/hooknote/notifiers"
@@ -17,6 +20,16 @@ type messageTemplates struct {
 	subject, text *templates.Template
 	html, channel *templates.Template
 	to, cc, bcc   []*templates.Template
+	blocks        *templates.Template // Block Kit (Slack format = "blocks")
+	live          bool                // one message per event, updated in place
+	thread        *templates.Template // live: the reply on a final status
+	digest        digestTemplates
+}
+
+// digestTemplates render a digest's message; their dot is a
+// templates.Digest.
+type digestTemplates struct {
+	subject, text, html *templates.Template
 }
 
 // compileTemplates parses every template a notifier asked for. path is the
@@ -38,15 +51,27 @@ func compileTemplates(set *templates.Set, path string, t notifiers.Templates) (*
 	if t.TextFormat == notifiers.Slack {
 		textEsc = templates.Slack
 	}
+	parseHTML := func(key, src string) *templates.Template {
+		if src == "" {
+			return nil
+		}
+		tm, err := set.ParseHTML(path+"."+key, src)
+		if err != nil {
+			errs = append(errs, config.At(path+"."+key, err))
+		}
+		return tm
+	}
 	c.subject = parse("subject", t.Subject, templates.Line)
 	c.text = parse("text", t.Text, textEsc)
 	c.channel = parse("channel", t.Channel, templates.Line)
-	if t.HTML != "" {
-		tm, err := set.ParseHTML(path+".html", t.HTML)
-		if err != nil {
-			errs = append(errs, config.At(path+".html", err))
-		}
-		c.html = tm
+	c.html = parseHTML("html", t.HTML)
+	c.blocks = parse("blocks", t.Blocks, templates.Blocks)
+	c.live = t.Live
+	c.thread = parse("thread", t.Thread, textEsc)
+	c.digest = digestTemplates{
+		subject: parse("digest_subject", t.Digest.Subject, templates.Line),
+		text:    parse("digest_text", t.Digest.Text, textEsc),
+		html:    parseHTML("digest_html", t.Digest.HTML),
 	}
 	list := func(key string, srcs []string) []*templates.Template {
 		var out []*templates.Template
@@ -88,6 +113,7 @@ func (c *messageTemplates) render(ev *replicate.Event, id string) (m notifiers.M
 	m.Subject = exec(c.subject, func() string { return fallbackSubject(ev) })
 	m.Text = exec(c.text, func() string { return fallbackText(ev, c.format) })
 	m.HTML = exec(c.html, func() string { return "" })
+	m.Blocks = exec(c.blocks, func() string { return "" })
 	m.Channel = exec(c.channel, func() string { return "" })
 	if c.channel != nil && m.Channel == "" {
 		return m, errors.Join(errs...), fmt.Errorf("%w: %w: channel rendered empty", errRecipients, errNoRecipients)
@@ -115,6 +141,85 @@ func (c *messageTemplates) render(ev *replicate.Event, id string) (m notifiers.M
 		return m, errors.Join(errs...), fmt.Errorf("%w: %w: every \"to\" rendered empty", errRecipients, errNoRecipients)
 	}
 	return m, errors.Join(errs...), nil
+}
+
+// renderThread renders the reply in a live message's thread for ev: ""
+// when the template renders blank (no reply). A failing template gives
+// no reply either (tmplErr reports it): the message itself says the
+// status.
+func (c *messageTemplates) renderThread(ev *replicate.Event) (text string, tmplErr error) {
+	if c.thread == nil {
+		return "", nil
+	}
+	out, err := c.thread.Execute(ev)
+	if err != nil {
+		return "", err
+	}
+	if strings.TrimSpace(out) == "" {
+		return "", nil
+	}
+	return out, nil
+}
+
+// renderDigest renders the message of digest d: the digest templates, and
+// the recipients (channel, to, cc, bcc) as for d's first event. A failing
+// digest template is replaced by the built-in digest (tmplErr reports it).
+func (c *messageTemplates) renderDigest(d *templates.Digest, id string) (m notifiers.Message, tmplErr error, fatal error) {
+	if len(d.Events) == 0 {
+		return m, nil, fmt.Errorf("%w: the digest has no event", errRecipients)
+	}
+	m, _, fatal = (&messageTemplates{channel: c.channel, to: c.to, cc: c.cc, bcc: c.bcc}).render(d.Events[0], id)
+	var errs []error
+	exec := func(t *templates.Template, fallback func() string) string {
+		if t == nil {
+			return ""
+		}
+		out, err := t.Execute(d)
+		if err != nil {
+			errs = append(errs, err)
+			return fallback()
+		}
+		return out
+	}
+	m.Subject = exec(c.digest.subject, func() string { return fallbackDigestSubject(d) })
+	m.Text = exec(c.digest.text, func() string { return fallbackDigestText(d, c.format) })
+	m.HTML = exec(c.digest.html, func() string { return "" })
+	return m, errors.Join(errs...), fatal
+}
+
+// fallbackDigestSubject and fallbackDigestText are the built-in digest,
+// sent when a digest template fails.
+func fallbackDigestSubject(d *templates.Digest) string {
+	return templates.OneLine(fmt.Sprintf("[hooknote] digest of rule %s: %d events (%s)", d.Rule, d.Count, statusCounts(d)))
+}
+
+func fallbackDigestText(d *templates.Digest, f notifiers.Format) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "hooknote digest of rule %s: %d events (%s), %s to %s\n", value(f, d.Rule), d.Count, value(f, statusCounts(d)),
+		d.First.UTC().Format(time.RFC3339), d.Last.UTC().Format(time.RFC3339))
+	for i, ev := range d.Events {
+		if i == 20 {
+			fmt.Fprintf(&b, "…and %d more\n", len(d.Events)-i)
+			break
+		}
+		fmt.Fprintf(&b, "%s %s %s\n", value(f, ev.ID), value(f, ev.Status), value(f, ev.Model))
+	}
+	b.WriteString("(the configured digest template failed; this is the built-in fallback — see the hooknote log)")
+	return b.String()
+}
+
+// statusCounts says "3 failed, 2 succeeded", most frequent first.
+func statusCounts(d *templates.Digest) string {
+	statuses := make([]string, 0, len(d.Statuses))
+	for s := range d.Statuses {
+		statuses = append(statuses, s)
+	}
+	slices.SortFunc(statuses, func(a, b string) int { return cmp.Or(d.Statuses[b]-d.Statuses[a], strings.Compare(a, b)) })
+	parts := make([]string, len(statuses))
+	for i, s := range statuses {
+		parts[i] = fmt.Sprintf("%d %s", d.Statuses[s], s)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // fallbackSubject and fallbackText are the plain built-in message used when

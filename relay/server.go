@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hooknote/hooknote/replicate"
+	"github.com/hooknote/hooknote/rules"
 	"github.com/hooknote/hooknote/store"
 )
 
@@ -189,12 +190,17 @@ func (r *Relay) enqueue(req *http.Request, cfg *Config, body []byte) outcome {
 		wh.WebhookID = req.Header.Get("webhook-id")
 	}
 	var matched strings.Builder
-	for i, rt := range routes {
-		wh.Jobs = append(wh.Jobs, store.NewJob{Rule: rt.Rule.Name, Notifier: rt.Notifier})
+	wh.Jobs = cfg.jobsFor(ev, routes)
+	digests := 0
+	for i, nj := range wh.Jobs {
 		if i > 0 {
 			matched.WriteByte(' ')
 		}
-		matched.WriteString(rt.Rule.Name + "→" + rt.Notifier)
+		matched.WriteString(nj.Rule + "→" + nj.Notifier)
+		if nj.Digest != nil {
+			matched.WriteString(" (digest)")
+			digests++
+		}
 	}
 	attrs = append(attrs, slog.String("matched", matched.String()))
 	ctx, cancel := context.WithTimeout(req.Context(), intakeStoreTimeout)
@@ -206,8 +212,14 @@ func (r *Relay) enqueue(req *http.Request, cfg *Config, body []byte) outcome {
 		return o
 	}
 	if res.Accepted > 0 {
-		for _, rt := range routes {
-			r.jobsDue(rt.Notifier, now)
+		for _, nj := range wh.Jobs {
+			if nj.Digest == nil {
+				r.jobsDue(nj.Notifier, now)
+			}
+		}
+		if digests > 0 {
+			r.metrics.digestJoined(min(digests, res.Accepted))
+			r.wakeDigests()
 		}
 	}
 	result := "accepted"
@@ -231,4 +243,33 @@ func reply(w http.ResponseWriter, status int, a answer) {
 	w.WriteHeader(status)
 	b, _ := json.Marshal(a)
 	w.Write(append(b, '\n'))
+}
+
+// jobsFor returns the jobs of a webhook of ev that matched routes: one per
+// route, except that a rule with digest joins its digest instead, and that
+// the routes to one live notifier make one job (the first rule's, in file
+// order), keyed by event so that its message is updated in order; the
+// dedupe of live jobs applies to final statuses only (a non-final webhook
+// with a new webhook-id updates the message again: more logs).
+func (c *Config) jobsFor(ev *replicate.Event, routes []rules.Route) []store.NewJob {
+	jobs := make([]store.NewJob, 0, len(routes))
+	live := map[string]bool{}
+	for _, rt := range routes {
+		nj := store.NewJob{Rule: rt.Rule.Name, Notifier: rt.Notifier}
+		rule := &c.File.Rules[rt.Rule.Index]
+		e := c.notifiers[rt.Notifier]
+		switch {
+		case rule.Digest.Duration > 0:
+			nj.Digest = digestJoin(rule, ev)
+		case e != nil && e.tmpl != nil && e.tmpl.live:
+			if live[rt.Notifier] {
+				continue
+			}
+			live[rt.Notifier] = true
+			nj.Key = liveKey(ev.ID, rt.Notifier)
+			nj.NoDedupe = !ev.Terminal
+		}
+		jobs = append(jobs, nj)
+	}
+	return jobs
 }
