@@ -95,7 +95,8 @@ func TestVersion(t *testing.T) {
 }
 
 // TestTestCommandGolden: `hooknote test` explains each rule (match, or the
-// first condition that failed) and prints the rendered messages.
+// first condition that failed) and prints the rendered messages; for a
+// digest rule, which digest the event would join.
 func TestTestCommandGolden(t *testing.T) {
 	cases := []struct {
 		name string
@@ -112,6 +113,10 @@ func TestTestCommandGolden(t *testing.T) {
 				t.Fatalf("hooknote %v = %d\n%s%s", args, code, stdout, stderr)
 			}
 			compareGolden(t, filepath.Join("testdata", "golden", "test-"+tc.name+".txt"), stdout)
+			const joins = "would join digest model=acme/upscaler query.customId="
+			if !strings.Contains(stdout, joins) || !strings.Contains(stdout, "of rule batch-digest") {
+				t.Errorf("hooknote test does not say which digest the event joins:\n%s", stdout)
+			}
 		})
 	}
 }

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -18,12 +21,14 @@ import (
 	"time"
 
 	"github.com/hooknote/hooknote/config"
+	"github.com/hooknote/hooknote/notifiers/slack/standin"
 	"github.com/hooknote/hooknote/relay"
 	"github.com/hooknote/hooknote/replicate"
 )
 
 // demoConfig is the demo's config: the same format users write, pointing at
-// the local stand-ins. %s: state dir, slack URL, smtp host, smtp port, CA file.
+// the local stand-ins. %s: state dir, Slack stand-in address, smtp host,
+// smtp port, CA file.
 const demoConfig = `
 [server]
 listen = "127.0.0.1:0"
@@ -44,14 +49,22 @@ level = "warn"
 
 [notifiers.ml-alerts]
 type = "slack"
-webhook_url = "${DEMO_SLACK_WEBHOOK_URL}"
+webhook_url = "http://%[2]s/services/T000/B000/demo"
+format = "blocks"
+
+[notifiers.live]
+type = "slack"
+token = "${DEMO_SLACK_TOKEN}"
+channel = "#predictions"
+api_url = "http://%[2]s/api/"
+mode = "live"
 
 [notifiers.oncall]
 type = "email"
-host = %q
-port = %s
+host = %[3]q
+port = %[4]s
 tls = "starttls"
-ca_file = %q
+ca_file = %[5]q
 username = "relay@example.com"
 password = "${DEMO_SMTP_PASSWORD}"
 from = "hooknote <relay@example.com>"
@@ -69,6 +82,21 @@ kind = "prediction"
 status = ["failed"]
 query = { customId = "batch-*" }
 notify = ["oncall", "ml-alerts"]
+
+[[rules]]
+name = "live-predictions"
+kind = "prediction"
+query = { customId = "live-*" }
+notify = ["live"]
+
+[[rules]]
+name = "nightly-failures"
+kind = "prediction"
+status = ["failed"]
+query = { customId = "nightly-*" }
+digest = "2s"
+group_by = ["model", "query.customId"]
+notify = ["ml-alerts"]
 `
 
 // demo runs the real daemon in-process against a local Slack stand-in and a
@@ -94,12 +122,13 @@ func runDemo(stdout, stderr io.Writer, keep bool) error {
 	}
 	defer os.RemoveAll(dir)
 
-	slackSrv := &slackStandIn{got: make(chan struct{}, 16)}
+	token := "xoxb-demo-" + randomText(12)
+	slack := standin.New(token)
 	sl, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
-	go http.Serve(sl, slackSrv)
+	go http.Serve(sl, slack)
 	defer sl.Close()
 	box := &mailbox{user: "relay@example.com", pass: randomText(12), got: make(chan struct{}, 16)}
 	smtpSrv, smtpAddr, caPEM, err := startMailbox(box)
@@ -113,13 +142,9 @@ func runDemo(stdout, stderr io.Writer, keep bool) error {
 	}
 
 	secret := "whsec_" + base64.StdEncoding.EncodeToString([]byte(randomText(24))[:24])
-	env := map[string]string{
-		"DEMO_WEBHOOK_SECRET":    secret,
-		"DEMO_SLACK_WEBHOOK_URL": "http://" + sl.Addr().String() + "/services/T000/B000/demo",
-		"DEMO_SMTP_PASSWORD":     box.pass,
-	}
+	env := map[string]string{"DEMO_WEBHOOK_SECRET": secret, "DEMO_SLACK_TOKEN": token, "DEMO_SMTP_PASSWORD": box.pass}
 	host, port, _ := net.SplitHostPort(smtpAddr)
-	src := fmt.Sprintf(demoConfig, filepath.Join(dir, "state"), host, port, caFile)
+	src := fmt.Sprintf(demoConfig, filepath.Join(dir, "state"), sl.Addr().String(), host, port, caFile)
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 	cfg, err := relay.LoadText("demo.toml", src, config.Env{Lookup: lookup, Dir: dir}, loadOptions(nil))
 	if err != nil {
@@ -142,32 +167,93 @@ func runDemo(stdout, stderr io.Writer, keep bool) error {
 
 	fmt.Fprintf(stdout, "hooknote demo: everything runs on 127.0.0.1; nothing leaves this machine.\n\n")
 	fmt.Fprintf(stdout, "  daemon  %s   (admin http://%s)\n", intake, d.adminAddr())
-	fmt.Fprintf(stdout, "  slack   stand-in at http://%s\n", sl.Addr())
+	fmt.Fprintf(stdout, "  slack   stand-in at http://%s (incoming webhooks and the Web API)\n", sl.Addr())
 	fmt.Fprintf(stdout, "  smtp    %s (STARTTLS, AUTH PLAIN)\n\n", smtpAddr)
-	fmt.Fprintf(stdout, "Rules: trainings-finished (training, terminal → slack); failed-batch-predictions (failed prediction, customId batch-* → email + slack)\n\n")
+	fmt.Fprintf(stdout, "Rules: trainings-finished (→ Slack, Block Kit); failed-batch-predictions (customId batch-* → email + Slack);\n"+
+		"       live-predictions (customId live-* → one live Slack message); nightly-failures (customId nightly-* → one Slack digest)\n\n")
 
-	posts := []struct{ sample, id, note string }{
+	post := func(sample, id, note string, edit func(string) string) error {
+		b, err := samplesFS.ReadFile("testdata/samples/" + sample)
+		if err != nil {
+			return err
+		}
+		body := []byte(edit(string(b)))
+		q, _ := replicate.WebhookQuery(body)
+		status, answer, err := postSigned(http.DefaultClient, intake+"?"+q, secret, id, body)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "POST %-26s ?%-24s → %d %s   (%s)\n", sample, q, status, strings.TrimSpace(answer), note)
+		return nil
+	}
+	same := func(s string) string { return s }
+
+	// 1. A Slack message, an email, and a duplicate recognised.
+	for _, p := range []struct{ sample, id, note string }{
 		{"training-succeeded.json", "msg_demo_1", "a training finished"},
 		{"prediction-failed.json", "msg_demo_2", "a batch prediction failed"},
 		{"prediction-failed.json", "msg_demo_2", "Replicate retries the same delivery"},
 		{"prediction-succeeded.json", "msg_demo_3", "a prediction succeeded (no rule wants it)"},
-	}
-	for _, p := range posts {
-		body, err := samplesFS.ReadFile("testdata/samples/" + p.sample)
-		if err != nil {
+	} {
+		if err := post(p.sample, p.id, p.note, same); err != nil {
 			return err
 		}
-		q, _ := replicate.WebhookQuery(body)
-		status, answer, err := postSigned(http.DefaultClient, intake+"?"+q, secret, p.id, body)
-		if err != nil {
+	}
+	if err := waitUntil(slack.Changed(), 15*time.Second, func() bool { return len(box.received()) >= 1 && len(slack.Messages()) >= 2 }); err != nil {
+		return fmt.Errorf("first deliveries: %w", err)
+	}
+	time.Sleep(300 * time.Millisecond) // let a wrongly duplicated send show up, if there were one
+	printDelivered(stdout, slack.Messages(), box.received())
+
+	// 2. One live message, updated in place.
+	fmt.Fprintf(stdout, "\nA prediction with customId live-1 sends starting, processing (twice) and succeeded:\n")
+	live := func(s string) string {
+		s = strings.ReplaceAll(s, "r8p2kq5t9hrj00cm4x3z1w7v6e", "livedemo0000000000000000001")
+		return strings.ReplaceAll(s, "batch-7", "live-1")
+	}
+	logs := 0
+	for _, st := range []string{"starting", "processing", "processing", "succeeded"} {
+		edit := live
+		if st == "processing" {
+			logs++
+			n := logs
+			edit = func(s string) string {
+				return strings.Replace(live(s), `"logs": "`, fmt.Sprintf(`"logs": "step %d/2 done\n`, n), 1)
+			}
+		}
+		before := len(slack.Calls())
+		if err := post("prediction-"+st+".json", "msg_live_"+st+fmt.Sprint(logs), "live-1 is "+st, edit); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "POST %-26s ?%-34s → %d %s   (%s)\n", p.sample, q, status, strings.TrimSpace(answer), p.note)
+		if err := waitUntil(slack.Changed(), 15*time.Second, func() bool { return len(slack.Calls()) > before }); err != nil {
+			return fmt.Errorf("live message: %w", err)
+		}
 	}
-	if err := waitFor(slackSrv.got, 2, box.got, 1, 15*time.Second); err != nil {
-		return err
+	if err := waitUntil(slack.Changed(), 15*time.Second, func() bool { return liveDone(slack) }); err != nil {
+		return fmt.Errorf("live message: %w", err)
 	}
-	printDelivered(stdout, slackSrv, box)
+	printLive(stdout, slack)
+
+	// 3. A digest: one message for a batch of failures.
+	fmt.Fprintf(stdout, "\nSix predictions of the nightly-3 batch fail (the rule has digest = \"2s\"):\n")
+	for i := range 6 {
+		edit := func(s string) string {
+			s = strings.ReplaceAll(s, "r8p2kq5t9hrj00cm4x3z1w7v6e", fmt.Sprintf("nightly%020d", i))
+			if i%3 == 2 {
+				s = strings.Replace(s, "CUDA out of memory", "NSFW content detected", 1)
+			}
+			return strings.ReplaceAll(s, "batch-7", "nightly-3")
+		}
+		if err := post("prediction-failed.json", fmt.Sprintf("msg_nightly_%d", i), "nightly-3 failure", edit); err != nil {
+			return err
+		}
+	}
+	before := len(slack.Messages())
+	if err := waitUntil(slack.Changed(), 20*time.Second, func() bool { return len(slack.Messages()) > before }); err != nil {
+		return fmt.Errorf("digest: %w", err)
+	}
+	fmt.Fprintf(stdout, "\n── Slack digest (ml-alerts, 2s after the last failure) ──\n%s\n", slack.Messages()[before].Text)
+
 	if keep {
 		fmt.Fprintf(stdout, "\nStill serving (-keep). Try: go run . send -url '%s?customId=batch-9' -secret %s testdata/samples/prediction-failed.json\nCtrl-C to stop.\n", intake, secret)
 		sig := make(chan os.Signal, 1)
@@ -177,35 +263,84 @@ func runDemo(stdout, stderr io.Writer, keep bool) error {
 	return nil
 }
 
-func waitFor(slackGot chan struct{}, nSlack int, mailGot chan struct{}, nMail int, timeout time.Duration) error {
+// waitUntil waits until cond holds, looking again whenever changed
+// fires (and every 100ms: mail arrives on its own channel).
+func waitUntil(changed <-chan struct{}, timeout time.Duration, cond func() bool) error {
 	deadline := time.After(timeout)
-	for nSlack > 0 || nMail > 0 {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
 		select {
-		case <-slackGot:
-			nSlack--
-		case <-mailGot:
-			nMail--
+		case <-changed:
+		case <-tick.C:
 		case <-deadline:
-			return fmt.Errorf("timed out waiting for deliveries (%d Slack, %d email still missing)", nSlack, nMail)
+			return errors.New("timed out waiting for deliveries")
 		}
 	}
-	time.Sleep(300 * time.Millisecond) // let a wrongly duplicated send show up, if there were one
 	return nil
 }
 
-func printDelivered(w io.Writer, s *slackStandIn, box *mailbox) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	box.mu.Lock()
-	defer box.mu.Unlock()
-	for i, m := range s.messages {
-		fmt.Fprintf(w, "\n── Slack message %d ──────────────────────────────\n%s\n", i+1, m)
+// liveDone reports whether the live message got its thread reply.
+func liveDone(s *standin.Server) bool {
+	for _, m := range s.Messages() {
+		if m.ThreadTS != "" {
+			return true
+		}
 	}
-	for i, m := range box.mails {
+	return false
+}
+
+func printDelivered(w io.Writer, msgs []standin.Message, mails []receivedMail) {
+	for i, m := range msgs {
+		fmt.Fprintf(w, "\n── Slack message %d ──────────────────────────────\n%s\n", i+1, m.Text)
+		if m.Blocks != "" {
+			var pretty bytes.Buffer
+			if json.Indent(&pretty, []byte(m.Blocks), "   ", "  ") == nil {
+				fmt.Fprintf(w, "   with Block Kit blocks:\n   %s\n", pretty.String())
+			}
+		}
+	}
+	for i, m := range mails {
 		header, text := mailText(m.data)
 		fmt.Fprintf(w, "\n── Email %d (envelope to %s) ─────────────────────\n%s\n%s\n", i+1, strings.Join(m.to, ", "), header, strings.TrimSpace(text))
 	}
-	fmt.Fprintf(w, "\nDelivered: %d Slack messages, %d emails. The retried delivery was recognised as a duplicate.\n", len(s.messages), len(box.mails))
+	fmt.Fprintf(w, "\nDelivered: %d Slack messages, %d emails. The retried delivery was recognised as a duplicate.\n", len(msgs), len(mails))
+}
+
+// printLive shows the live message's versions and the API calls made.
+func printLive(w io.Writer, s *standin.Server) {
+	var calls []string
+	for _, c := range s.Calls() {
+		if c.Method == "webhook" {
+			continue
+		}
+		call := c.Method
+		if c.ThreadTS != "" {
+			call += " (in the thread)"
+		}
+		calls = append(calls, call)
+	}
+	for _, m := range s.Messages() {
+		if m.Webhook || m.ThreadTS != "" {
+			continue
+		}
+		fmt.Fprintf(w, "\n── Live Slack message %s in %s: %d versions, updated in place ──\n", m.TS, m.Channel, len(m.Versions))
+		for i, v := range m.Versions {
+			first, _, _ := strings.Cut(v, "\n")
+			fmt.Fprintf(w, "  %d. %s\n", i+1, first)
+		}
+		fmt.Fprintf(w, "  now:\n%s\n", indent(m.Text, "    "))
+	}
+	for _, m := range s.Messages() {
+		if m.ThreadTS != "" {
+			fmt.Fprintf(w, "  thread reply:\n%s\n", indent(m.Text, "    "))
+		}
+	}
+	fmt.Fprintf(w, "  Slack API calls: %s\n", strings.Join(calls, ", "))
+}
+
+func indent(s, prefix string) string {
+	return prefix + strings.ReplaceAll(strings.TrimSpace(s), "\n", "\n"+prefix)
 }
 
 func randomText(n int) string {

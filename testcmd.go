@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -70,6 +72,12 @@ func testCmd(args []string, stdout, stderr io.Writer) int {
 	failed := false
 	for _, p := range cfg.Previews(ev) {
 		fmt.Fprintf(stdout, "\n── %s → %s ──\n", p.Rule, p.Notifier)
+		if p.Digest != "" {
+			fmt.Fprintf(stdout, "%s; the digest of this event alone would read:\n", p.Digest)
+		}
+		if p.Live {
+			fmt.Fprintln(stdout, "(live: the event's first webhook posts this message, later ones update it in place)")
+		}
 		printMessage(stdout, p)
 		if p.Err != nil {
 			failed = true
@@ -110,6 +118,14 @@ func printMessage(w io.Writer, p relay.Preview) {
 	}
 	if m.HTML != "" {
 		fmt.Fprintf(w, "(and an HTML part of %d bytes)\n", len(m.HTML))
+	}
+	if m.Blocks != "" {
+		var pretty bytes.Buffer
+		if err := json.Indent(&pretty, []byte(m.Blocks), "", "  "); err != nil {
+			fmt.Fprintf(w, "blocks (not valid JSON: %v):\n%s\n", err, m.Blocks)
+		} else {
+			fmt.Fprintf(w, "blocks:\n%s\n", pretty.String())
+		}
 	}
 	if p.TemplateErr != nil {
 		fmt.Fprintf(w, "template error (the built-in fallback above would be sent): %v\n", p.TemplateErr)

@@ -96,12 +96,13 @@ func (r *Relay) dispatch(ctx context.Context, done <-chan sent, start func(store
 		l.busy--
 		if !s.pause.IsZero() {
 			l.pause(s.pause)
+			r.sharePause(ctx, s.notifier, s.pause)
 		}
 	}
 	noted := func(now time.Time) { // jobs fell due earlier than the lanes knew
 		at, all := r.due.take()
 		for n, t := range at {
-			l := laneFor(lanes, n, rateOf(r.cfg.Load(), n))
+			l := laneFor(lanes, n, r.localRate(r.cfg.Load(), n))
 			l.nextDue = earliest(l.nextDue, t)
 		}
 		if all {
@@ -124,7 +125,10 @@ func (r *Relay) dispatch(ctx context.Context, done <-chan sent, start func(store
 			}
 			needHeads = false
 		}
-		quota, wake := quotas(cfg, lanes, now)
+		quota, wake := quotas(cfg, lanes, now, r.localRate)
+		if r.shared != nil {
+			wake = r.passShared(ctx, cfg, quota, lanes, now, wake)
+		}
 		if len(quota) > 0 {
 			jobs, err := r.claim(ctx, now, quota)
 			if err != nil {
@@ -163,9 +167,16 @@ func (r *Relay) dispatch(ctx context.Context, done <-chan sent, start func(store
 func (r *Relay) sleep(ctx context.Context, wake time.Time, done <-chan sent, ended func(sent)) (arrived bool) {
 	t := time.NewTimer(min(max(wake.Sub(r.now()), 0), maxIdle))
 	defer t.Stop()
+	var woken <-chan struct{} // nil: never
+	if r.shared != nil {
+		woken = r.shared.Woken()
+	}
 	select {
 	case <-ctx.Done():
 	case <-r.wake:
+		return true
+	case <-woken: // another instance queued jobs or ended leases
+		r.due.noteAll()
 		return true
 	case s := <-done:
 		ended(s)
@@ -190,7 +201,7 @@ func (r *Relay) refreshDue(ctx context.Context, cfg *Config, lanes map[string]*l
 		}
 	}
 	for n, due := range heads {
-		laneFor(lanes, n, rateOf(cfg, n)).nextDue = due
+		laneFor(lanes, n, r.localRate(cfg, n)).nextDue = due
 	}
 	return nil
 }
@@ -200,6 +211,15 @@ func rateOf(cfg *Config, notifier string) rate.Limit {
 		return e.rate.Limit
 	}
 	return 0
+}
+
+// localRate is the pace the lane of notifier keeps itself: its rate, or
+// none when the store paces every instance together (store.Shared).
+func (r *Relay) localRate(cfg *Config, notifier string) rate.Limit {
+	if r.shared != nil {
+		return 0
+	}
+	return rateOf(cfg, notifier)
 }
 
 // inFlight is the number of sends in progress in all lanes.
@@ -213,9 +233,9 @@ func inFlight(lanes map[string]*lane) int {
 
 // quotas returns how many jobs each lane may take now, and when to look
 // again for the ones that may take none (a send ending wakes the loop too).
-func quotas(cfg *Config, lanes map[string]*lane, now time.Time) (map[string]int, time.Time) {
-	for n, e := range cfg.notifiers { // every configured notifier has a lane (a new one: maybe due)
-		laneFor(lanes, n, e.rate.Limit)
+func quotas(cfg *Config, lanes map[string]*lane, now time.Time, limit func(*Config, string) rate.Limit) (map[string]int, time.Time) {
+	for n := range cfg.notifiers { // every configured notifier has a lane (a new one: maybe due)
+		laneFor(lanes, n, limit(cfg, n))
 	}
 	wake := now.Add(maxIdle)
 	quota := map[string]int{}

@@ -17,6 +17,7 @@ type lane struct {
 	limit       rate.Limit
 	limiter     *rate.Limiter // nil: unlimited
 	pausedUntil time.Time
+	sharedAt    time.Time // when the shared store was last asked (store.Shared)
 }
 
 // laneFor returns the lane of notifier, made or brought in line with its

@@ -3,9 +3,11 @@ package relay
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/hooknote/hooknote/notifiers"
 	"github.com/hooknote/hooknote/replicate"
+	"github.com/hooknote/hooknote/templates"
 )
 
 // Preview is one message a webhook would produce: for `hooknote test`.
@@ -14,7 +16,14 @@ type Preview struct {
 	Message        notifiers.Message
 	TemplateErr    error // a template failed; Message holds the fallback
 	Err            error // the message cannot be sent (recipients failed)
-	entry          *notifierEntry
+	// Digest, for a rule with digest, says which digest the event would
+	// join ("would join digest model=acme/upscaler query.customId=batch-7
+	// of rule R …"); Message is then the digest of this one event.
+	Digest string
+	// Live says that the notifier keeps one message per event: the first
+	// webhook posts Message, later ones update it.
+	Live  bool
+	entry *notifierEntry
 }
 
 // Previews renders every message ev would fire, in rule order.
@@ -24,10 +33,33 @@ func (c *Config) Previews(ev *replicate.Event) []Preview {
 		e := c.notifiers[rt.Notifier]
 		cp := *ev
 		cp.Rule, cp.Notifier = rt.Rule.Name, rt.Notifier
-		m, tmplErr, fatal := e.tmpl.render(&cp, messageID(ev, rt.Rule.Name, rt.Notifier))
-		out = append(out, Preview{Rule: rt.Rule.Name, Notifier: rt.Notifier, Message: m, TemplateErr: tmplErr, Err: fatal, entry: e})
+		p := Preview{Rule: rt.Rule.Name, Notifier: rt.Notifier, entry: e, Live: e.tmpl.live}
+		if rule := &c.File.Rules[rt.Rule.Index]; rule.Digest.Duration > 0 {
+			values, _ := groupOf(rule.GroupBy, &cp)
+			p.Digest = fmt.Sprintf("would join digest %s of rule %s (sent %s after the last event joined, %s after the first at most, or at %d events)",
+				groupName(rule.GroupBy, values), rt.Rule.Name, rule.Digest.Duration, rule.MaxWait(), rule.MaxEvents())
+			d := templates.NewDigest(rt.Rule.Name, rt.Notifier, values, cp.ReceivedAt, cp.ReceivedAt, []*replicate.Event{&cp})
+			p.Message, p.TemplateErr, p.Err = e.tmpl.renderDigest(d, "preview")
+			p.Live = false
+		} else {
+			p.Message, p.TemplateErr, p.Err = e.tmpl.render(&cp, messageID(ev, rt.Rule.Name, rt.Notifier))
+		}
+		out = append(out, p)
 	}
 	return out
+}
+
+// groupName prints a digest group: "model=acme/upscaler
+// query.customId=batch-7", or "(one group)" without group_by.
+func groupName(by []string, values map[string]string) string {
+	if len(by) == 0 {
+		return "(one group)"
+	}
+	parts := make([]string, len(by))
+	for i, g := range by {
+		parts[i] = g + "=" + values[g]
+	}
+	return strings.Join(parts, " ")
 }
 
 // Send delivers the previewed message for real, once, within the

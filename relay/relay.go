@@ -26,6 +26,7 @@ import (
 type Relay struct {
 	cfg        atomic.Pointer[Config]
 	store      store.Store
+	shared     store.Shared // nil: the store is this process's alone
 	log        *slog.Logger
 	now        func() time.Time
 	wake       chan struct{}
@@ -51,7 +52,12 @@ type Options struct {
 func New(cfg *Config, st store.Store, log *slog.Logger, opts Options) *Relay {
 	r := &Relay{store: st, log: log, now: opts.Now, metrics: opts.Metrics, wake: make(chan struct{}, 1),
 		digestWake: make(chan struct{}, 1), ping: make(chan chan struct{})}
-	if r.now == nil {
+	r.shared, _ = st.(store.Shared)
+	switch {
+	case r.now != nil:
+	case r.shared != nil:
+		r.now = r.shared.Now // one clock for every instance: the database's
+	default:
 		r.now = processClock()
 	}
 	if r.metrics != nil {
