@@ -1,6 +1,7 @@
 package templates
 
 import (
+	"bytes"
 	"encoding/json"
 	"flag"
 	"os"
@@ -13,15 +14,13 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
-// TestDefaults renders every default template against the sample events and
-// compares with testdata/NAME.golden; -update rewrites the files.
+// TestDefaults renders every default template against the sample events and compares with testdata/NAME.golden (slack.blocks pretty-printed);
+// -update rewrites the files.
 func TestDefaults(t *testing.T) {
-	renders := []struct {
-		template string
-		html     bool
-		esc      Escape
-	}{
+	renders := []rendering{
 		{template: "slack.text", esc: Slack},
+		{template: "slack.blocks", esc: Blocks},
+		{template: "slack.thread", esc: Slack},
 		{template: "email.subject", esc: Line},
 		{template: "email.text", esc: None},
 		{template: "email.html", html: true},
@@ -30,28 +29,60 @@ func TestDefaults(t *testing.T) {
 	set := newSet(t, nil)
 	for _, tc := range sampleEvents() {
 		t.Run(tc.name, func(t *testing.T) {
-			var b strings.Builder
-			for _, r := range renders {
-				out := render(t, set, r.template, r.html, r.esc, tc.ev)
-				if r.template == "webhook.body" && !json.Valid([]byte(out)) {
-					t.Errorf("webhook.body = %q, want valid JSON", out)
-				}
-				b.WriteString("==== " + r.template + " ====\n" + out + "\n")
-			}
-			golden := filepath.Join("testdata", tc.name+".golden")
-			if *update {
-				if err := os.WriteFile(golden, []byte(b.String()), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("read golden file (run go test -update): %v", err)
-			}
-			if diff := cmp.Diff(string(want), b.String()); diff != "" {
-				t.Errorf("rendered %s mismatch (-want +got):\n%s", tc.name, diff)
-			}
+			checkGolden(t, tc.name, renderAll(t, set, renders, tc.ev))
 		})
+	}
+}
+
+// rendering is one template rendered for a golden file, and how.
+type rendering struct {
+	template string
+	html     bool
+	esc      Escape
+}
+
+// renderAll renders each template with data, one after the other under a
+// "==== name ====" line. A rendering that must be JSON (slack.blocks,
+// webhook.body) must be valid; slack.blocks is pretty-printed.
+func renderAll(t *testing.T, set *Set, renders []rendering, data any) string {
+	t.Helper()
+	var b strings.Builder
+	for _, r := range renders {
+		out := render(t, set, r.template, r.html, r.esc, data)
+		switch r.template {
+		case "webhook.body":
+			if !json.Valid([]byte(out)) {
+				t.Errorf("%s = %q, want valid JSON", r.template, out)
+			}
+		case "slack.blocks":
+			var pretty bytes.Buffer
+			if err := json.Indent(&pretty, []byte(out), "", "  "); err != nil {
+				t.Errorf("%s = %q, want valid JSON: %v", r.template, out, err)
+			} else {
+				out = pretty.String()
+			}
+		}
+		b.WriteString("==== " + r.template + " ====\n" + out + "\n")
+	}
+	return b.String()
+}
+
+// checkGolden compares got with testdata/NAME.golden, which -update
+// rewrites first.
+func checkGolden(t *testing.T, name, got string) {
+	t.Helper()
+	golden := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("read golden file (run go test -update): %v", err)
+	}
+	if diff := cmp.Diff(string(want), got); diff != "" {
+		t.Errorf("rendered %s mismatch (-want +got):\n%s", name, diff)
 	}
 }
 
@@ -87,9 +118,10 @@ func render(t *testing.T, set *Set, name string, html bool, esc Escape, data any
 }
 
 // TestEveryNameRenders renders every defined template against every sample
-// event, as hooknote check does, as text and as HTML: each rendering says
-// something (the event's status at least) and leaks no "<no value>" or
-// "<nil>" of a missing field.
+// event, as hooknote check does, in every text mode and as HTML: each
+// rendering says something (the event's status at least) and leaks no
+// "<no value>" or "<nil>" of a missing field; slack.thread says nothing for
+// a status that is not final, and only then.
 func TestEveryNameRenders(t *testing.T) {
 	set := newSet(t, nil)
 	for _, name := range set.Names() {
@@ -97,8 +129,14 @@ func TestEveryNameRenders(t *testing.T) {
 			for _, mode := range []struct {
 				html bool
 				esc  Escape
-			}{{false, Slack}, {false, None}, {true, None}} {
+			}{{false, Slack}, {false, None}, {false, Blocks}, {true, None}} {
 				out := render(t, set, name, mode.html, mode.esc, tc.ev)
+				if final := tc.ev.Status != "starting" && tc.ev.Status != "processing"; name == "slack.thread" && !final {
+					if strings.TrimSpace(out) != "" {
+						t.Errorf("%s (html %v, %v) on %s = %q, want nothing for a status that is not final", name, mode.html, mode.esc, tc.name, out)
+					}
+					continue
+				}
 				switch {
 				case strings.TrimSpace(out) == "":
 					t.Errorf("%s (html %v, %v) on %s rendered nothing", name, mode.html, mode.esc, tc.name)
