@@ -14,7 +14,8 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
-// TestDefaults renders every default template against the sample events and compares with testdata/NAME.golden (slack.blocks pretty-printed);
+// TestDefaults renders every default event template against the sample
+// events and compares with testdata/NAME.golden (slack.blocks pretty-printed);
 // -update rewrites the files.
 func TestDefaults(t *testing.T) {
 	renders := []rendering{
@@ -34,6 +35,20 @@ func TestDefaults(t *testing.T) {
 	}
 }
 
+// TestDigestDefaults renders every default digest template against the
+// sample digest and compares with testdata/digest.golden (webhook.digest
+// pretty-printed); -update rewrites it.
+func TestDigestDefaults(t *testing.T) {
+	renders := []rendering{
+		{template: "slack.digest", esc: Slack},
+		{template: "email.digest_subject", esc: Line},
+		{template: "email.digest_text", esc: None},
+		{template: "email.digest_html", html: true},
+		{template: "webhook.digest", esc: None},
+	}
+	checkGolden(t, "digest", renderAll(t, newSet(t, nil), renders, sampleDigest()))
+}
+
 // rendering is one template rendered for a golden file, and how.
 type rendering struct {
 	template string
@@ -43,7 +58,8 @@ type rendering struct {
 
 // renderAll renders each template with data, one after the other under a
 // "==== name ====" line. A rendering that must be JSON (slack.blocks,
-// webhook.body) must be valid; slack.blocks is pretty-printed.
+// webhook.body, webhook.digest) must be valid; slack.blocks and
+// webhook.digest are pretty-printed.
 func renderAll(t *testing.T, set *Set, renders []rendering, data any) string {
 	t.Helper()
 	var b strings.Builder
@@ -54,7 +70,7 @@ func renderAll(t *testing.T, set *Set, renders []rendering, data any) string {
 			if !json.Valid([]byte(out)) {
 				t.Errorf("%s = %q, want valid JSON", r.template, out)
 			}
-		case "slack.blocks":
+		case "slack.blocks", "webhook.digest":
 			var pretty bytes.Buffer
 			if err := json.Indent(&pretty, []byte(out), "", "  "); err != nil {
 				t.Errorf("%s = %q, want valid JSON: %v", r.template, out, err)
@@ -117,25 +133,47 @@ func render(t *testing.T, set *Set, name string, html bool, esc Escape, data any
 	return out
 }
 
-// TestEveryNameRenders renders every defined template against every sample
-// event, as hooknote check does, in every text mode and as HTML: each
-// rendering says something (the event's status at least) and leaks no
+// TestEveryNameRenders renders every defined template, as hooknote check
+// does, in every text mode and as HTML: an event template against every
+// sample event, a digest template (its name says digest) against the sample
+// digest and a digest of each sample event alone. Each rendering says
+// something (the status at least, every status of a digest) and leaks no
 // "<no value>" or "<nil>" of a missing field; slack.thread says nothing for
 // a status that is not final, and only then.
 func TestEveryNameRenders(t *testing.T) {
+	type dot struct {
+		name     string
+		data     any
+		statuses []string
+	}
+	var events, digests []dot
+	digests = append(digests, dot{name: "sample digest", data: sampleDigest(), statuses: []string{"succeeded", "failed", "canceled"}})
+	for _, tc := range sampleEvents() {
+		events = append(events, dot{name: tc.name, data: tc.ev, statuses: []string{tc.ev.Status}})
+		ev := tc.ev
+		d := NewDigest("rule", "notifier", nil, at(0), at(60), []*event{&ev})
+		digests = append(digests, dot{name: "digest of " + tc.name, data: d, statuses: []string{tc.ev.Status}})
+	}
 	set := newSet(t, nil)
 	for _, name := range set.Names() {
-		for _, tc := range sampleEvents() {
+		dots := events
+		if strings.Contains(name, "digest") {
+			dots = digests
+		}
+		for _, tc := range dots {
 			for _, mode := range []struct {
 				html bool
 				esc  Escape
 			}{{false, Slack}, {false, None}, {false, Blocks}, {true, None}} {
-				out := render(t, set, name, mode.html, mode.esc, tc.ev)
-				if final := tc.ev.Status != "starting" && tc.ev.Status != "processing"; name == "slack.thread" && !final {
-					if strings.TrimSpace(out) != "" {
-						t.Errorf("%s (html %v, %v) on %s = %q, want nothing for a status that is not final", name, mode.html, mode.esc, tc.name, out)
+				out := render(t, set, name, mode.html, mode.esc, tc.data)
+				if name == "slack.thread" {
+					ev := tc.data.(event)
+					if final := ev.Status != "starting" && ev.Status != "processing"; !final {
+						if strings.TrimSpace(out) != "" {
+							t.Errorf("%s (html %v, %v) on %s = %q, want nothing for a status that is not final", name, mode.html, mode.esc, tc.name, out)
+						}
+						continue
 					}
-					continue
 				}
 				switch {
 				case strings.TrimSpace(out) == "":
@@ -143,8 +181,11 @@ func TestEveryNameRenders(t *testing.T) {
 				case strings.Contains(out, "<no value>") || strings.Contains(out, "<nil>") ||
 					strings.Contains(out, "&lt;no value&gt;") || strings.Contains(out, "&lt;nil&gt;"):
 					t.Errorf("%s (html %v, %v) on %s printed a missing value:\n%s", name, mode.html, mode.esc, tc.name, out)
-				case !strings.Contains(strings.ToLower(out), tc.ev.Status):
-					t.Errorf("%s (html %v, %v) on %s does not say the status %q:\n%s", name, mode.html, mode.esc, tc.name, tc.ev.Status, out)
+				}
+				for _, status := range tc.statuses {
+					if !strings.Contains(strings.ToLower(out), status) {
+						t.Errorf("%s (html %v, %v) on %s does not say the status %q:\n%s", name, mode.html, mode.esc, tc.name, status, out)
+					}
 				}
 			}
 		}

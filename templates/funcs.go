@@ -39,6 +39,15 @@ import (
 //	upper, lower, title (first letter upper), emoji status, sub a b, str v
 //	time "layout" t → t in UTC with a Go layout; zero time → ""
 //
+// For digests (the dot is a *Digest):
+//
+//	statusCounts .Statuses → {Status, Count} entries, failed, aborted,
+//	    canceled, succeeded, processing, starting, then others by name
+//	models .Events → the distinct models, first seen first
+//	digestPayload d → the digest as the default webhook.digest's object:
+//	    rule, notifier, group, count, statuses, first, last, and events
+//	    each as payload builds it (json it)
+//
 // Functions that take text accept any value and print it the way a template
 // action would, except that nil (a missing map key, a JSON null) prints as
 // "" rather than "<no value>" or "<nil>".
@@ -47,6 +56,7 @@ func Funcs() map[string]any {
 		"base":              base,
 		"default":           defaultValue,
 		"dict":              dict,
+		"digestPayload":     digestPayload,
 		"duration":          duration,
 		"emoji":             emoji,
 		"first":             first,
@@ -58,6 +68,7 @@ func Funcs() map[string]any {
 		"jsonString":        jsonString,
 		"link":              link,
 		"lower":             func(v any) string { return strings.ToLower(str(v)) },
+		"models":            models,
 		"outputs":           outputs,
 		"payload":           payload,
 		"slackBlock":        slackBlock,
@@ -66,6 +77,7 @@ func Funcs() map[string]any {
 		"slackRaw":          str,
 		"slackTruncate":     slackTruncate,
 		"slackTruncateLeft": slackTruncateLeft,
+		"statusCounts":      statusCounts,
 		"str":               str,
 		"sub":               func(a, b int) int { return a - b },
 		"tail":              tail,

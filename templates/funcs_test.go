@@ -227,9 +227,9 @@ func TestSlackTruncateFits(t *testing.T) {
 
 // TestFuncNames checks that the documented functions exist.
 func TestFuncNames(t *testing.T) {
-	want := []string{"base", "default", "dict", "duration", "emoji", "first", "firstLine", "get", "image",
-		"join", "json", "jsonString", "link", "lower", "outputs", "payload", "slackBlock", "slackEscape", "slackLen",
-		"slackRaw", "slackTruncate", "slackTruncateLeft", "str", "sub", "tail", "time", "title", "truncate", "upper"}
+	want := []string{"base", "default", "dict", "digestPayload", "duration", "emoji", "first", "firstLine", "get", "image",
+		"join", "json", "jsonString", "link", "lower", "models", "outputs", "payload", "slackBlock", "slackEscape", "slackLen",
+		"slackRaw", "slackTruncate", "slackTruncateLeft", "statusCounts", "str", "sub", "tail", "time", "title", "truncate", "upper"}
 	var got []string
 	for name := range Funcs() {
 		got = append(got, name)

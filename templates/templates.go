@@ -2,9 +2,10 @@
 // functions, and parses and executes the templates relay renders for each
 // notification (DESIGN §4).
 //
-// The data a template receives is a replicate.Event, read only through the
-// template engine; this package imports nothing else of hooknote, and knows
-// no notifier, rule or store.
+// The data a template receives is a replicate.Event, or for a digest a
+// Digest of events (NewDigest), read only through the template engine; this
+// package imports nothing else of hooknote, and knows no notifier, rule or
+// store.
 //
 // Escaping. Text templates are text/template with one of four Escape modes.
 // In every mode each printing action ({{ pipeline }} with no variable
