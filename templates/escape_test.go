@@ -214,3 +214,45 @@ func TestSlackInjection(t *testing.T) {
 		})
 	}
 }
+
+// TestBlocksEscaping checks Blocks mode: every printed value is
+// Slack-escaped (in a code block, with line breaks kept) and then escaped as
+// the contents of a JSON string; slackRaw is JSON-escaped only.
+func TestBlocksEscaping(t *testing.T) {
+	set := newSet(t, nil)
+	ev := hostileEvent()
+	ev.Model = "a\"b\\c\td\x01e\u2028f\xffg\u202Eh"
+	tests := []struct {
+		name string
+		src  string
+		want string
+	}{
+		{name: "mentions", src: `"{{ .Error }}"`, want: `"&lt;!channel&gt; &lt;@U123&gt; &lt;http://evil|click&gt; &amp; &lt;script&gt;alert(1)&lt;/script&gt;"`},
+		{name: "one line", src: `"{{ .Logs }}"`, want: `"line 1 &lt;!here&gt; "`},
+		{name: "code block keeps breaks", src: "\"```{{ .Logs }}```\"", want: "\"```line 1\\n&lt;!here&gt;\\n```\""},
+		{name: "json specials", src: `"{{ .Model }}"`, want: `"a\"b\\c d e f` + "\uFFFD" + `gh"`},
+		{name: "json specials in a block", src: "\"```{{ .Model }}```\"", want: "\"```a\\\"b\\\\c\\tde\\nf\uFFFDgh```\""},
+		{name: "slackRaw", src: `"{{ slackRaw .Input.prompt }}{{ slackRaw .Model }}"`, want: `"<!everyone>a\"b\\c\td\u0001e\u2028f` + "\uFFFDg\u202E" + `h"`},
+		{name: "explicit slackEscape", src: `"{{ slackEscape .Query.customId }}"`, want: `"&lt;@U999&gt;"`},
+		{name: "variables and ranges", src: `{{ $x := .Error }}[{{ range $k, $v := .Input }}"{{ $k }}": "{{ $v }}"{{ end }}, "{{ truncate 3 $x }}"]`, want: `["prompt": "&lt;!everyone&gt;", "&lt;!…"]`},
+		{name: "called template", src: `{{ define "b.x" }}"{{ .Input.prompt }}"{{ end }}{{ template "b.x" . }}`, want: `"&lt;!everyone&gt;"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := execute(t, set, tc.src, Blocks, ev)
+			if err != nil {
+				t.Fatalf("Execute(%q) = %v", tc.src, err)
+			}
+			if got != tc.want {
+				t.Errorf("Execute(%q) = %q, want %q", tc.src, got, tc.want)
+			}
+		})
+	}
+	if got := Blocks.String(); got != "blocks" {
+		t.Errorf("Blocks.String() = %q, want %q", got, "blocks")
+	}
+	// The same Set still renders slack.text in Slack mode, unchanged.
+	if got, want := render(t, set, "slack.text", false, Slack, ev), render(t, newSet(t, nil), "slack.text", false, Slack, ev); got != want {
+		t.Errorf("slack.text after Blocks = %q, want %q", got, want)
+	}
+}

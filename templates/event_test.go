@@ -83,6 +83,15 @@ func sampleEvents() []struct {
 			Query:   map[string]string{"kind": "training"},
 			Rule:    "trainings-finished", Notifier: "ml-alerts", ReceivedAt: at(7400),
 		}},
+		{name: "prediction_processing", ev: event{
+			ID: "pr0c3ss", Kind: "prediction", Status: "processing",
+			Model: "acme/upscaler", Version: "hidden",
+			Logs:      logLines(12) + "50%|█████     | 10/20 [00:05<00:05, 2.00it/s]\r",
+			CreatedAt: at(0), StartedAt: at(1.5),
+			URLs:  urlsOf("pr0c3ss"),
+			Query: map[string]string{"customId": "batch-7"},
+			Rule:  "live", Notifier: "ml-live", ReceivedAt: at(7),
+		}},
 		{name: "prediction_canceled", ev: event{
 			ID: "c4nc3l", Kind: "prediction", Status: "canceled", Terminal: true,
 			Model: "acme/llm", CreatedAt: at(0), StartedAt: at(1), CompletedAt: at(1.35),

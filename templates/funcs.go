@@ -27,37 +27,64 @@ import (
 //	slackEscape v → & < > as entities, one line, no backticks or bidi controls;
 //	    slackBlock v → the same with line breaks kept (inside ```);
 //	    slackRaw v → v, marked as safe markup
+//	slackTruncate N v → v cut to fit N runes once Slack-escaped ("…" when
+//	    cut; & < > count as their entities), still to be escaped;
+//	    slackTruncateLeft N v → the same keeping the end ("…" first);
+//	    slackLen v → the length in runes of slackEscape v
+//	jsonString v  → v as the contents of a JSON string, without the quotes
+//	    (Blocks mode appends it to every printed value: never call it there)
+//	image v       → the first URL of outputs v whose path ends in .png, .jpg,
+//	    .jpeg or .gif (any case; query ignored), at most 3,000 bytes; else ""
+//	firstLine v   → the first line that is not blank, trimmed
 //	upper, lower, title (first letter upper), emoji status, sub a b, str v
 //	time "layout" t → t in UTC with a Go layout; zero time → ""
+//
+// For digests (the dot is a *Digest):
+//
+//	statusCounts .Statuses → {Status, Count} entries, failed, aborted,
+//	    canceled, succeeded, processing, starting, then others by name
+//	models .Events → the distinct models, first seen first
+//	digestPayload d → the digest as the default webhook.digest's object:
+//	    rule, notifier, group, count, statuses, first, last, and events
+//	    each as payload builds it (json it)
 //
 // Functions that take text accept any value and print it the way a template
 // action would, except that nil (a missing map key, a JSON null) prints as
 // "" rather than "<no value>" or "<nil>".
 func Funcs() map[string]any {
 	return map[string]any{
-		"base":        base,
-		"default":     defaultValue,
-		"dict":        dict,
-		"duration":    duration,
-		"emoji":       emoji,
-		"first":       first,
-		"get":         get,
-		"join":        join,
-		"json":        toJSON,
-		"link":        link,
-		"lower":       func(v any) string { return strings.ToLower(str(v)) },
-		"outputs":     outputs,
-		"payload":     payload,
-		"slackBlock":  slackBlock,
-		"slackEscape": slackEscape,
-		"slackRaw":    str,
-		"str":         str,
-		"sub":         func(a, b int) int { return a - b },
-		"tail":        tail,
-		"time":        formatTime,
-		"title":       title,
-		"truncate":    truncate,
-		"upper":       func(v any) string { return strings.ToUpper(str(v)) },
+		"base":              base,
+		"default":           defaultValue,
+		"dict":              dict,
+		"digestPayload":     digestPayload,
+		"duration":          duration,
+		"emoji":             emoji,
+		"first":             first,
+		"firstLine":         firstLine,
+		"get":               get,
+		"image":             image,
+		"join":              join,
+		"json":              toJSON,
+		"jsonString":        jsonString,
+		"link":              link,
+		"lower":             func(v any) string { return strings.ToLower(str(v)) },
+		"models":            models,
+		"outputs":           outputs,
+		"payload":           payload,
+		"slackBlock":        slackBlock,
+		"slackEscape":       slackEscape,
+		"slackLen":          slackLen,
+		"slackRaw":          str,
+		"slackTruncate":     slackTruncate,
+		"slackTruncateLeft": slackTruncateLeft,
+		"statusCounts":      statusCounts,
+		"str":               str,
+		"sub":               func(a, b int) int { return a - b },
+		"tail":              tail,
+		"time":              formatTime,
+		"title":             title,
+		"truncate":          truncate,
+		"upper":             func(v any) string { return strings.ToUpper(str(v)) },
 	}
 }
 

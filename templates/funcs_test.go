@@ -131,6 +131,14 @@ func funcCases() []funcCase {
 		{name: "sub", src: `{{ sub 5 3 }}`, want: "2"},
 		{name: "link", src: `{{ link "https://x.test/a?b=c&d=e" }}|{{ link "javascript:alert(1)" }}|{{ link "https://x.test/a b" }}|{{ link "https://x.test/a>b" }}|{{ link "/rel" }}`, want: "https://x.test/a?b=c&d=e||||"},
 		{name: "base", src: `{{ base "https://x.test/a/out.png?sig=1" }}|{{ base "https://x.test/" }}|{{ base "plain" }}`, want: "out.png|x.test|plain"},
+		{name: "slackTruncate fits", src: `{{ slackTruncate 7 "a&b" }}|{{ slackTruncate 5 "héllo" }}`, want: "a&b|héllo"},
+		{name: "slackTruncate entity counts", src: `{{ slackTruncate 6 "a&b" }}|{{ slackTruncate 3 "héllo" }}|{{ slackTruncate 0 "x" }}`, want: "a…|hé…|"},
+		{name: "slackTruncate invalid utf8", src: `{{ slackTruncate 4 .invalid }}`, want: "ab\uFFFD…"},
+		{name: "slackTruncateLeft", src: `{{ slackTruncateLeft 4 "abcdef" }}|{{ slackTruncateLeft 6 "x<y" }}|{{ slackTruncateLeft 5 "x<y" }}|{{ slackTruncateLeft 0 "x" }}`, want: "…def|x<y|…y|"},
+		{name: "slackLen", src: `{{ slackLen "<a>&" }}|{{ slackLen .nothing }}|{{ slackLen "a\nb" }}`, want: "14|0|3"},
+		{name: "jsonString", src: `{{ jsonString .crlf }}|{{ jsonString .invalid }}|{{ jsonString "q\"b\\s\x01\u2028<&>" }}`, want: `a\r\nb\rc\nd\n|ab` + "\uFFFD" + `cd` + "\uFFFD" + `|q\"b\\s\u0001\u2028<&>`},
+		{name: "firstLine", src: `{{ firstLine "\n  \r\n  x y  \nz" }}|{{ firstLine " \n\t" }}|{{ firstLine .nothing }}|{{ firstLine "one" }}`, want: "x y|||one"},
+		{name: "image", src: `{{ image .nested }}|{{ image "https://x.test/a.webp" }}`, want: "http://x.test/deep.png|"},
 		{name: "str nil", src: `{{ str .nothing }}|{{ str 1.5 }}`, want: "|1.5"},
 		{name: "missing input key", src: `[{{ .ev.Input.missing }}][{{ .ev.Input.null }}][{{ .ev.Query.missing }}][{{ .missing }}]`, want: "[][][][]"},
 	}
@@ -198,10 +206,30 @@ func TestTruncateValidUTF8(t *testing.T) {
 	}
 }
 
+// TestSlackTruncateFits checks that slackTruncate and slackTruncateLeft
+// give text whose Slack-escaped form, in or out of a code block, is at most
+// n runes and valid UTF-8.
+func TestSlackTruncateFits(t *testing.T) {
+	inputs := []string{"", "a", "&&&&&", "<<>>&&", "a\r\nb\x00c\u202Ed", "\xff\xfe<", "日本語&テキスト", strings.Repeat("é&", 50)}
+	for _, in := range inputs {
+		for n := 0; n < 14; n++ {
+			for name, cut := range map[string]func(int, any) string{"slackTruncate": slackTruncate, "slackTruncateLeft": slackTruncateLeft} {
+				got := cut(n, in)
+				for _, block := range []bool{false, true} {
+					if esc := escapeSlack(got, block); !utf8.ValidString(esc) || utf8.RuneCountInString(esc) > n {
+						t.Errorf("%s(%d, %q) = %q, escaped (block %v) %q, want valid UTF-8 of at most %d runes", name, n, in, got, block, esc, n)
+					}
+				}
+			}
+		}
+	}
+}
+
 // TestFuncNames checks that the documented functions exist.
 func TestFuncNames(t *testing.T) {
-	want := []string{"base", "default", "dict", "duration", "emoji", "first", "get", "join", "json", "link", "lower",
-		"outputs", "payload", "slackBlock", "slackEscape", "slackRaw", "str", "sub", "tail", "time", "title", "truncate", "upper"}
+	want := []string{"base", "default", "dict", "digestPayload", "duration", "emoji", "first", "firstLine", "get", "image",
+		"join", "json", "jsonString", "link", "lower", "models", "outputs", "payload", "slackBlock", "slackEscape", "slackLen",
+		"slackRaw", "slackTruncate", "slackTruncateLeft", "statusCounts", "str", "sub", "tail", "time", "title", "truncate", "upper"}
 	var got []string
 	for name := range Funcs() {
 		got = append(got, name)

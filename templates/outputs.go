@@ -101,3 +101,28 @@ func base(v any) string {
 	}
 	return path.Base(p)
 }
+
+// maxImageURL is the longest image_url Slack accepts.
+const maxImageURL = 3000
+
+// image returns the first URL of outputs(v) that Slack can show in an image
+// block: its path (not its query) ends in .png, .jpg, .jpeg or .gif, in any
+// case, and it is at most 3,000 bytes long. It returns "" when there is
+// none: Slack rejects a whole message for an image block with WebP or an
+// image it cannot fetch.
+func image(v any) string {
+	for _, s := range outputs(v) {
+		if len(s) > maxImageURL {
+			continue
+		}
+		u, err := url.Parse(s)
+		if err != nil {
+			continue
+		}
+		switch strings.ToLower(path.Ext(u.Path)) {
+		case ".png", ".jpg", ".jpeg", ".gif":
+			return s
+		}
+	}
+	return ""
+}

@@ -10,16 +10,16 @@ import (
 // rewrite makes every printing action of every template in set end with a
 // finishing function: "str" in None and Line modes; in Slack mode
 // "slackBlock" for an action inside a ``` code block of the template's
-// literal text and "slackEscape" elsewhere. It copies each parse tree
-// first: set must be a clone whose trees may still be shared with other
-// sets.
+// literal text and "slackEscape" elsewhere; in Blocks mode the same as in
+// Slack mode followed by "jsonString". It copies each parse tree first: set
+// must be a clone whose trees may still be shared with other sets.
 func rewrite(set *template.Template, esc Escape) {
 	for _, t := range set.Templates() {
 		if t.Tree == nil || t.Tree.Root == nil {
 			continue
 		}
 		tree := t.Tree.Copy()
-		if esc == Slack {
+		if esc == Slack || esc == Blocks {
 			inBlock := false
 			walkSlack(tree.Root, &inBlock, func(a *parse.ActionNode, block bool) {
 				fn := "slackEscape"
@@ -27,6 +27,9 @@ func rewrite(set *template.Template, esc Escape) {
 					fn = "slackBlock"
 				}
 				appendFinisher(tree, a.Pipe, fn)
+				if esc == Blocks {
+					appendCall(tree, a.Pipe, "jsonString")
+				}
 			})
 		} else {
 			walk(tree.Root, func(n parse.Node) {
@@ -142,23 +145,39 @@ func checkCalls(tree *parse.Tree, lookup func(name string) *parse.Tree) error {
 // appendFinisher appends "| fn" to a pipeline that prints (declares no
 // variable) unless its last command already finishes it (see finishes).
 func appendFinisher(tree *parse.Tree, pipe *parse.PipeNode, fn string) {
-	if pipe == nil || len(pipe.Decl) > 0 || len(pipe.Cmds) == 0 || len(pipe.Cmds[len(pipe.Cmds)-1].Args) == 0 {
+	if !prints(pipe) {
 		return
 	}
 	last := pipe.Cmds[len(pipe.Cmds)-1]
 	if id, ok := last.Args[0].(*parse.IdentifierNode); ok && finishes(fn, id.Ident) {
 		return
 	}
+	appendCall(tree, pipe, fn)
+}
+
+// appendCall appends "| fn" to a pipeline that prints, whatever it ends
+// with.
+func appendCall(tree *parse.Tree, pipe *parse.PipeNode, fn string) {
+	if !prints(pipe) {
+		return
+	}
 	// Copying the last command gives the new one its tree and position, which
 	// execution errors use to report a location.
+	last := pipe.Cmds[len(pipe.Cmds)-1]
 	cmd := last.Copy().(*parse.CommandNode)
 	cmd.Args = []parse.Node{parse.NewIdentifier(fn).SetTree(tree).SetPos(last.Pos)}
 	pipe.Cmds = append(pipe.Cmds, cmd)
 }
 
+// prints reports whether pipe is a pipeline whose value an action prints:
+// it declares or assigns no variable and has a last command.
+func prints(pipe *parse.PipeNode) bool {
+	return pipe != nil && len(pipe.Decl) == 0 && len(pipe.Cmds) > 0 && len(pipe.Cmds[len(pipe.Cmds)-1].Args) > 0
+}
+
 // finishes reports whether an action whose last command calls last needs no
-// fn appended. In Slack mode only slackEscape, slackBlock and slackRaw
-// (already-safe markup) finish an action; otherwise str does.
+// fn appended. In Slack and Blocks modes only slackEscape, slackBlock and
+// slackRaw (already-safe markup) finish an action; otherwise str does.
 func finishes(fn, last string) bool {
 	switch last {
 	case "slackEscape", "slackBlock", "slackRaw":

@@ -2,14 +2,17 @@
 // functions, and parses and executes the templates relay renders for each
 // notification (DESIGN §4).
 //
-// The data a template receives is a replicate.Event, read only through the
-// template engine; this package imports nothing else of hooknote, and knows
-// no notifier, rule or store.
+// The data a template receives is a replicate.Event, or for a digest a
+// Digest of events (NewDigest), read only through the template engine; this
+// package imports nothing else of hooknote, and knows no notifier, rule or
+// store.
 //
-// Escaping. Text templates are text/template with one of three Escape modes.
+// Escaping. Text templates are text/template with one of four Escape modes.
 // In every mode each printing action ({{ pipeline }} with no variable
 // declaration) gets a last function appended to its pipeline by rewriting a
-// private copy of the parse trees: slackEscape in Slack mode, str otherwise.
+// private copy of the parse trees: slackEscape in Slack mode (slackBlock
+// inside a ``` code block), the same followed by jsonString in Blocks mode,
+// str otherwise.
 // str prints a value as text/template would, except that nil — a missing key
 // of Input or Raw, a JSON null — prints as "" instead of "<no value>". Missing
 // map keys evaluate to the zero value (missingkey=zero), so a missing
@@ -51,6 +54,15 @@ const (
 	// control characters becomes one space, and the ends are trimmed (email
 	// subjects, recipients, channels).
 	Line
+	// Blocks is for a template that renders a JSON document whose literal
+	// text is the template's (a Slack Block Kit array): every printed value
+	// is escaped as in Slack mode and then as the contents of a JSON string,
+	// without the quotes, which the template writes ("text": "*{{ .Model }}*"),
+	// so that a value can neither mention nor break the JSON. A value marked
+	// with slackRaw is not Slack-escaped but still JSON-escaped. Values belong
+	// inside the template's strings: json, or an explicit jsonString, would be
+	// escaped once more.
+	Blocks
 )
 
 // String returns the mode's name.
@@ -62,6 +74,8 @@ func (e Escape) String() string {
 		return "slack"
 	case Line:
 		return "line"
+	case Blocks:
+		return "blocks"
 	}
 	return fmt.Sprintf("Escape(%d)", int(e))
 }
@@ -165,7 +179,7 @@ func (s *Set) Names() []string {
 // reaches, is a parse error.
 func (s *Set) Parse(name, src string, esc Escape) (*Template, error) {
 	switch esc {
-	case None, Line, Slack:
+	case None, Line, Slack, Blocks:
 	default:
 		return nil, fmt.Errorf("parse template %q: unknown escape mode %v", name, esc)
 	}

@@ -1,6 +1,7 @@
 package templates
 
 import (
+	"fmt"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -176,3 +177,133 @@ func oneLine(s string) string {
 // the Line escape does to a whole rendering, for text built without a
 // template (fallback subjects).
 func OneLine(s string) string { return oneLine(s) }
+
+// slackTruncate returns v cut so that, once Slack-escaped (by slackEscape or
+// slackBlock), it is at most n runes long, the last of which is "…" when
+// anything was cut; n <= 0 gives "". The result is not escaped itself: the
+// escape mode escapes it when it is printed. It is for the places where
+// Slack counts characters (a header's 150, a section's 3,000), which &, <
+// and > grow into entities; invalid UTF-8 becomes U+FFFD first.
+func slackTruncate(n int, v any) string {
+	s := strings.ToValidUTF8(str(v), "\uFFFD")
+	if n <= 0 {
+		return ""
+	}
+	if slackWidth(s) <= n {
+		return s
+	}
+	w := 0
+	for i, r := range s {
+		if w+escapedWidth(r) > n-1 {
+			return s[:i] + ellipsis
+		}
+		w += escapedWidth(r)
+	}
+	return s
+}
+
+// slackTruncateLeft is slackTruncate keeping the end of v instead of its
+// start ("…" first): the last lines of a log.
+func slackTruncateLeft(n int, v any) string {
+	s := strings.ToValidUTF8(str(v), "\uFFFD")
+	if n <= 0 {
+		return ""
+	}
+	if slackWidth(s) <= n {
+		return s
+	}
+	w := 0
+	for i := len(s); i > 0; {
+		r, size := utf8.DecodeLastRuneInString(s[:i])
+		if w+escapedWidth(r) > n-1 {
+			return ellipsis + s[i:]
+		}
+		w += escapedWidth(r)
+		i -= size
+	}
+	return s
+}
+
+// slackWidth is at least the length in runes of s once Slack-escaped, in
+// or out of a code block.
+func slackWidth(s string) int {
+	w := 0
+	for _, r := range s {
+		w += escapedWidth(r)
+	}
+	return w
+}
+
+// escapedWidth is at least the number of runes escapeSlack writes for r:
+// an entity for &, < and >, at most one for anything else.
+func escapedWidth(r rune) int {
+	switch r {
+	case '&':
+		return len("&amp;")
+	case '<', '>':
+		return len("&lt;")
+	}
+	return 1
+}
+
+// slackLen returns the length in runes of v as slackEscape prints it.
+func slackLen(v any) int {
+	return utf8.RuneCountInString(escapeSlack(str(v), false))
+}
+
+// firstLine returns the first line of v that is not blank, trimmed; ""
+// when there is none. Lines end at "\n" or "\r".
+func firstLine(v any) string {
+	s := str(v)
+	for s != "" {
+		line := s
+		if i := strings.IndexAny(s, "\r\n"); i >= 0 {
+			line, s = s[:i], s[i+1:]
+		} else {
+			s = ""
+		}
+		if t := strings.TrimSpace(line); t != "" {
+			return t
+		}
+	}
+	return ""
+}
+
+// jsonString returns v printed as the contents of a JSON string, without
+// the quotes: " and \ escaped, control characters as \n, \r, \t or \u00XX,
+// U+2028 and U+2029 as \u2028 and \u2029, and invalid UTF-8 as U+FFFD. Blocks
+// mode ends every printed value with it.
+func jsonString(v any) string {
+	s := str(v)
+	if !strings.ContainsFunc(s, needsJSONEscape) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + len(s)/8)
+	for _, r := range s { // an invalid byte is utf8.RuneError: written as U+FFFD
+		switch r {
+		case '"':
+			b.WriteString(`\"`)
+		case '\\':
+			b.WriteString(`\\`)
+		case '\n':
+			b.WriteString(`\n`)
+		case '\r':
+			b.WriteString(`\r`)
+		case '\t':
+			b.WriteString(`\t`)
+		default:
+			if r < 0x20 || r == '\u2028' || r == '\u2029' {
+				fmt.Fprintf(&b, `\u%04x`, r)
+				continue
+			}
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// needsJSONEscape reports whether jsonString changes r.
+func needsJSONEscape(r rune) bool {
+	return r < 0x20 || r == '"' || r == '\\' || r == '\u2028' || r == '\u2029' || r == utf8.RuneError
+}
