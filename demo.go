@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"time"
@@ -58,6 +59,7 @@ token = "${DEMO_SLACK_TOKEN}"
 channel = "#predictions"
 api_url = "http://%[2]s/api/"
 mode = "live"
+format = "blocks"
 
 [notifiers.oncall]
 type = "email"
@@ -240,7 +242,7 @@ func runDemo(stdout, stderr io.Writer, keep bool) error {
 		edit := func(s string) string {
 			s = strings.ReplaceAll(s, "r8p2kq5t9hrj00cm4x3z1w7v6e", fmt.Sprintf("nightly%020d", i))
 			if i%3 == 2 {
-				s = strings.Replace(s, "CUDA out of memory", "NSFW content detected", 1)
+				s = errorRE.ReplaceAllString(s, `"error": "NSFW content detected in the output"`)
 			}
 			return strings.ReplaceAll(s, "batch-7", "nightly-3")
 		}
@@ -262,6 +264,9 @@ func runDemo(stdout, stderr io.Writer, keep bool) error {
 	}
 	return nil
 }
+
+// errorRE finds a sample's error field.
+var errorRE = regexp.MustCompile(`"error": "[^"]*"`)
 
 // waitUntil waits until cond holds, looking again whenever changed
 // fires (and every 100ms: mail arrives on its own channel).
@@ -294,10 +299,7 @@ func printDelivered(w io.Writer, msgs []standin.Message, mails []receivedMail) {
 	for i, m := range msgs {
 		fmt.Fprintf(w, "\n── Slack message %d ──────────────────────────────\n%s\n", i+1, m.Text)
 		if m.Blocks != "" {
-			var pretty bytes.Buffer
-			if json.Indent(&pretty, []byte(m.Blocks), "   ", "  ") == nil {
-				fmt.Fprintf(w, "   with Block Kit blocks:\n   %s\n", pretty.String())
-			}
+			fmt.Fprintf(w, "   with Block Kit blocks:\n%s\n", prettyJSON(m.Blocks, "   "))
 		}
 	}
 	for i, m := range mails {
@@ -337,6 +339,23 @@ func printLive(w io.Writer, s *standin.Server) {
 		}
 	}
 	fmt.Fprintf(w, "  Slack API calls: %s\n", strings.Join(calls, ", "))
+}
+
+// prettyJSON indents a JSON document for reading: entities and < > &
+// as they are, not \u escapes.
+func prettyJSON(doc, prefix string) string {
+	var v any
+	if err := json.Unmarshal([]byte(doc), &v); err != nil {
+		return prefix + doc
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent(prefix, "  ")
+	if err := enc.Encode(v); err != nil {
+		return prefix + doc
+	}
+	return prefix + strings.TrimSpace(b.String())
 }
 
 func indent(s, prefix string) string {

@@ -58,9 +58,10 @@ func (r *Relay) deliver(ctx context.Context, j store.Job) (pause time.Time) {
 	cancel()
 	if err == nil {
 		// The jobs of the same Key after this one (a live message's next
-		// states, its thread reply) may go once this is recorded.
+		// states, its thread reply) may go once this is recorded: some may
+		// have arrived since it was claimed (Later counts those before).
 		var landed func()
-		if j.Later > 0 || done.Then != nil {
+		if j.Key != "" || done.Then != nil {
 			landed = func() { r.jobsDue(j.Notifier, r.now()) }
 		}
 		r.recorder.record("record delivery", log, func(ctx context.Context) error { return r.store.Complete(ctx, j.ID, done) }, landed)
@@ -71,6 +72,9 @@ func (r *Relay) deliver(ctx context.Context, j store.Job) (pause time.Time) {
 		}
 		r.metrics.attempt(e.name, "delivered", "none", took)
 		r.metrics.delivered(e.name, happened, r.now())
+		if j.Digest != nil {
+			r.metrics.digestsSentBy(j.Digest.Reason, 1)
+		}
 		log.Info("delivered", "took", took)
 		return time.Time{}
 	}
@@ -135,12 +139,12 @@ func (r *Relay) kill(cfg *Config, j store.Job, k store.Kill, log *slog.Logger) {
 	}
 	log.Error("dead letter", "error", k.Reason)
 	var landed func()
-	if k.Then != nil || j.Later > 0 {
+	if k.Then != nil || j.Key != "" {
 		landed = func() {
 			if k.Then != nil {
 				r.jobsDue(k.Then.Notifier, k.At)
 			}
-			if j.Later > 0 { // a dead letter no longer holds its Key's later jobs back
+			if j.Key != "" { // a dead letter no longer holds its Key's later jobs back
 				r.jobsDue(j.Notifier, k.At)
 			}
 		}

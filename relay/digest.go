@@ -91,8 +91,7 @@ func (r *Relay) digests(ctx context.Context) {
 			next, open = now.Add(time.Second), true
 		}
 		total := 0
-		for reason, n := range sent {
-			r.metrics.digestsSentBy(reason, n)
+		for _, n := range sent {
 			total += n
 		}
 		if total > 0 {

@@ -81,7 +81,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 		digestsSent: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hooknote_digests_sent_total",
-			Help: "Digests closed and queued for delivery, by reason: quiet (no event joined for digest), max_wait (digest_max_wait reached), max (digest_max events).",
+			Help: "Digests delivered, by why they were sent: quiet (no event joined for digest), max_wait (digest_max_wait reached), max (digest_max events).",
 		}, []string{"reason"}),
 	}
 	reg.MustRegister(m.webhooks, m.notifications, m.fallbacks, m.ack, m.send, m.renders, m.endToEnd, m.reloads, m.reloadOK, m.reloadTime,

@@ -38,7 +38,11 @@ func (c *Config) Previews(ev *replicate.Event) []Preview {
 			values, _ := groupOf(rule.GroupBy, &cp)
 			p.Digest = fmt.Sprintf("would join digest %s of rule %s (sent %s after the last event joined, %s after the first at most, or at %d events)",
 				groupName(rule.GroupBy, values), rt.Rule.Name, rule.Digest.Duration, rule.MaxWait(), rule.MaxEvents())
-			d := templates.NewDigest(rt.Rule.Name, rt.Notifier, values, cp.ReceivedAt, cp.ReceivedAt, []*replicate.Event{&cp})
+			when := cp.CompletedAt // stable across runs, unlike the receipt
+			if when.IsZero() {
+				when = cp.ReceivedAt
+			}
+			d := templates.NewDigest(rt.Rule.Name, rt.Notifier, values, when, when, []*replicate.Event{&cp})
 			p.Message, p.TemplateErr, p.Err = e.tmpl.renderDigest(d, "preview")
 			p.Live = false
 		} else {

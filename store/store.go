@@ -198,7 +198,9 @@ type NewJob struct {
 // the digest's quiet time; its max wait counts from its first join, and
 // the Quiet, MaxWait and Max of the digest's first join hold for it.
 // After a digest is sent, a later status of one of its events joins a new
-// one.
+// one. A join to a digest that holds Max events already (FlushDigests has
+// not sent it yet) sends it in the same transaction, reason "max", and
+// starts a new one: a digest never holds more than Max events.
 type DigestJoin struct {
 	Group   string        // the group within the rule and notifier ("" for one group)
 	Quiet   time.Duration // sent when no event joined for this long

@@ -304,11 +304,12 @@ func (d *DB) apply(t *txn, r *commitReq) (store.Enqueued, counts, error) {
 		}
 		res.Accepted++
 		if nj.Digest != nil {
-			opened, err := t.join(w, &nj, bodyID)
+			d, err := t.join(w, &nj, bodyID)
 			if err != nil {
 				return store.Enqueued{}, counts{}, err
 			}
-			delta.digests += opened
+			delta.digests += d.digests
+			delta.pending += d.pending
 			continue
 		}
 		rec := record{bodyID: bodyID, Job: store.Job{

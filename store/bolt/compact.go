@@ -53,6 +53,18 @@ func (d *DB) compactIfDrained(ctx context.Context) error {
 	if d.pending.Load() != 0 {
 		return nil
 	}
+	// Look first under the shared lock: most times the queue empties there
+	// is nothing to compact, and the exclusive lock would hold every
+	// method back (while one waits for the committer) for nothing.
+	leave, err := d.enter(ctx)
+	if err != nil {
+		return nil
+	}
+	worth := d.worthCompacting()
+	leave()
+	if !worth {
+		return nil
+	}
 	d.closeMu.Lock()
 	defer d.closeMu.Unlock()
 	if d.closed || d.pending.Load() != 0 || ctx.Err() != nil || !d.worthCompacting() {

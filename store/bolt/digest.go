@@ -135,28 +135,40 @@ func (t *txn) closeDigest(d *openDigest) error {
 
 // join adds w's event to the open digest nj names, making it if need be,
 // after taking the event out of any open digest of the same rule and
-// notifier; bodyID is w's body, which the entry refers to. It returns how
-// the number of open digests changed.
-func (t *txn) join(w *store.Webhook, nj *store.NewJob, bodyID uint64) (opened int64, err error) {
+// notifier; bodyID is w's body, which the entry refers to. A digest that
+// is full (not yet sent by FlushDigests) is sent first and a new one
+// started. It returns how the counts changed.
+func (t *txn) join(w *store.Webhook, nj *store.NewJob, bodyID uint64) (delta counts, err error) {
 	at := nanos(w.ReceivedAt)
 	member := plainKey(0, nj.Rule, nj.Notifier, w.EventID)
 	if ek := t.member.Get(member); ek != nil {
 		closed, err := t.leave(bytes.Clone(ek))
 		if err != nil {
-			return 0, err
+			return counts{}, err
 		}
-		opened -= closed
+		delta.digests -= closed
 	}
 	group := plainKey(0, nj.Rule, nj.Notifier, nj.Digest.Group)
 	var d openDigest
+	found := false
 	if v := t.groups.Get(group); v != nil {
 		if d, err = t.getDigest(beID(v)); err != nil {
-			return 0, err
+			return counts{}, err
 		}
-	} else {
+		found = true
+		if d.count >= d.max { // full, and not sent yet: send it now, start another
+			if _, err := t.send(&d, at); err != nil {
+				return counts{}, err
+			}
+			delta.digests--
+			delta.pending++
+			found = false
+		}
+	}
+	if !found {
 		id, err := t.digest.NextSequence()
 		if err != nil {
-			return 0, fmt.Errorf("next digest id: %w", err)
+			return counts{}, fmt.Errorf("next digest id: %w", err)
 		}
 		j := nj.Digest
 		d = openDigest{
@@ -164,25 +176,25 @@ func (t *txn) join(w *store.Webhook, nj *store.NewJob, bodyID uint64) (opened in
 			quiet: int64(j.Quiet), maxWait: int64(j.MaxWait), max: max(j.Max, 1), first: at, last: at,
 		}
 		if err := t.groups.Put(group, itob(id)); err != nil {
-			return 0, fmt.Errorf("put digest group: %w", err)
+			return counts{}, fmt.Errorf("put digest group: %w", err)
 		}
-		opened++
+		delta.digests++
 	}
 	seq, err := t.joined.NextSequence()
 	if err != nil {
-		return 0, fmt.Errorf("next digest entry: %w", err)
+		return counts{}, fmt.Errorf("next digest entry: %w", err)
 	}
 	ek := binary.BigEndian.AppendUint64(itob(d.id), seq)
 	e := entry{bodyID: bodyID, DigestEvent: store.DigestEvent{EventID: w.EventID, Status: w.Status, Query: w.Query, ReceivedAt: w.ReceivedAt}}
 	if err := t.joined.Put(ek, appendEntry(nil, e)); err != nil {
-		return 0, fmt.Errorf("put digest entry: %w", err)
+		return counts{}, fmt.Errorf("put digest entry: %w", err)
 	}
 	if err := t.member.Put(member, ek); err != nil {
-		return 0, fmt.Errorf("put digest member: %w", err)
+		return counts{}, fmt.Errorf("put digest member: %w", err)
 	}
 	d.count++
 	d.last = max(d.last, at)
-	return opened, t.putDigest(&d)
+	return delta, t.putDigest(&d)
 }
 
 // leave deletes the digest entry ek and its body reference; a digest left

@@ -105,12 +105,20 @@ func testDigestLimits(t *testing.T, o opener) {
 	if sent := flush(t, s, at(time.Hour+2*time.Second)); sent["max"] != 1 {
 		t.Errorf("FlushDigests() of a full digest = %v, want max: 1", sent)
 	}
-	counts := map[string]int{}
-	for _, j := range claim(t, s, at(2*time.Hour), 10) {
-		counts[j.Digest.Reason] = len(j.Digest.Events)
+	// Joins faster than FlushDigests: a full digest is sent by the join
+	// that finds it full.
+	for i, id := range []string{"p", "q", "r", "s", "u"} {
+		enqueue(t, s, joining("w"+id, "ev"+id, "failed", at(2*time.Hour+time.Duration(i)*time.Second), "fast", 2))
 	}
-	if counts["max_wait"] != 6 || counts["max"] != 3 {
-		t.Errorf("digests sent = %v, want max_wait with 6 events, max with 3", counts)
+	if st := stats(t, s); st.OpenDigests != 1 || st.Pending != 4 {
+		t.Errorf("after 5 joins to digests of 2 = %+v, want 2 sent by the joins, 1 open, and the 2 sent before", st)
+	}
+	sizes := map[string][]int{}
+	for _, j := range claim(t, s, at(3*time.Hour), 10) {
+		sizes[j.Digest.Reason] = append(sizes[j.Digest.Reason], len(j.Digest.Events))
+	}
+	if d := diff(map[string][]int{"max_wait": {6}, "max": {3, 2, 2}}, sizes); d != "" {
+		t.Errorf("digests sent, events by reason (-want +got):\n%s", d)
 	}
 }
 
