@@ -117,7 +117,11 @@ func newStoreCollector(st store.Store) storeCollector {
 }
 
 // Describe implements prometheus.Collector.
-func (c storeCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.depth; ch <- c.dead; ch <- c.open }
+func (c storeCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.depth
+	ch <- c.dead
+	ch <- c.open
+}
 
 // Collect implements prometheus.Collector. A store that does not answer
 // within statsTimeout leaves the gauges out of this scrape.
