@@ -49,7 +49,9 @@ func (c *jsonChecker) checkBigObject(o *objectKeys) error {
 	if len(keys) <= maxSmallKeys {
 		return nil
 	}
-	slices.SortFunc(keys, func(a, b keyRef) int { return cmp.Compare(a.hash, b.hash) })
+	// Stable: of two equal keys, the later one is reported, as when the keys
+	// are compared as they come.
+	slices.SortStableFunc(keys, func(a, b keyRef) int { return cmp.Compare(a.hash, b.hash) })
 	for i := 1; i < len(keys); i++ {
 		for j := i - 1; j >= 0 && keys[j].hash == keys[i].hash; j-- {
 			if err := c.compareKey(o.fold, keys[j], c.keyBytes(keys[i])); err != nil {
