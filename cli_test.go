@@ -33,7 +33,7 @@ func TestCheckExampleConfig(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("check config.example.toml = %d\n%s%s", code, stdout, stderr)
 	}
-	for _, want := range []string{"ok (3 rules, 3 notifiers", "trainings-finished", "failed-batch-predictions", "customId=batch-*", "ml-alerts  slack"} {
+	for _, want := range []string{"ok (4 rules, 4 notifiers", "trainings-finished", "failed-batch-predictions", "customId=batch-*", "ml-alerts    slack", "by model,query.customId", "live: one per event"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("check output lacks %q:\n%s", want, stdout)
 		}

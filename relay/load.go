@@ -263,7 +263,7 @@ func (c *Config) NotifierNames() []string {
 // WriteRoutes prints the routing table: one line per rule.
 func (c *Config) WriteRoutes(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "RULE\tKIND\tSTATUS\tMODEL\tQUERY\tWHEN\tNOTIFY")
+	fmt.Fprintln(tw, "RULE\tKIND\tSTATUS\tMODEL\tQUERY\tWHEN\tDIGEST\tNOTIFY")
 	for _, r := range c.Rules.Rules() {
 		s := c.File.Rules[r.Index]
 		var q []string
@@ -274,14 +274,28 @@ func (c *Config) WriteRoutes(w io.Writer) error {
 		if r.Stop {
 			stop = " (stop)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s%s\n", r.Name, orAny(s.Kind), orAny(strings.Join(s.Status, ",")),
-			orAny(s.Model), orAny(strings.Join(q, "&")), orAny(s.When), strings.Join(r.Notify, ","), stop)
+		digest := "-"
+		if s.Digest.Duration > 0 {
+			digest = fmt.Sprintf("%s/%s/%d", s.Digest.Duration, s.MaxWait(), s.MaxEvents())
+			if len(s.GroupBy) > 0 {
+				digest += " by " + strings.Join(s.GroupBy, ",")
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s%s\n", r.Name, orAny(s.Kind), orAny(strings.Join(s.Status, ",")),
+			orAny(s.Model), orAny(strings.Join(q, "&")), orAny(s.When), digest, strings.Join(r.Notify, ","), stop)
 	}
 	fmt.Fprintln(tw)
-	fmt.Fprintln(tw, "NOTIFIER\tTYPE\tRATE\tTIMEOUT")
+	fmt.Fprintln(tw, "NOTIFIER\tTYPE\tRATE\tTIMEOUT\tMESSAGES")
 	for _, name := range c.NotifierNames() {
 		e := c.notifiers[name]
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", name, e.typ, e.rate, e.timeout)
+		kind := "one per notification"
+		if e.tmpl != nil && e.tmpl.live {
+			kind = "live: one per event, updated"
+		}
+		if e.tmpl != nil && e.tmpl.blocks != nil {
+			kind += ", Block Kit"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", name, e.typ, e.rate, e.timeout, kind)
 	}
 	return tw.Flush()
 }
