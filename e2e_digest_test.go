@@ -231,3 +231,58 @@ func TestDigestSIGTERME2E(t *testing.T) {
 		t.Errorf("the digest names %d events, want 4: %q", len(ids), e.sent("digests")[0])
 	}
 }
+
+// TestDigest500E2E: a batch of 500 predictions, 37 of which fail (30 for
+// one error, 7 for another), with a rule that gathers every final status:
+// one Slack digest and one email, and how long after the last event's
+// acknowledgement the digest arrived (its quiet time, then the send).
+func TestDigest500E2E(t *testing.T) {
+	if testing.Short() {
+		t.Skip("500 webhooks")
+	}
+	e := newDigestEnv(t, "3s")
+	cfg, err := os.ReadFile(e.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Replace(string(cfg), `status = ["failed"]
+digest =`, `status = ["terminal"]
+digest =`, 1)
+	text = strings.Replace(text, `digest = "3s"`, "digest = \"3s\"\ndigest_max = 1000", 1)
+	if err := os.WriteFile(e.config, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := startBinary(t, e.config, e.env...)
+	failed := string(sample(t, "prediction-failed.json"))
+	succeeded := string(sample(t, "prediction-succeeded.json"))
+	var last time.Time
+	for i := range 500 {
+		body := succeeded
+		if i%13 == 5 && i < 13*37 {
+			body = failed
+			if k := (i - 5) / 13; k%5 == 0 && k < 35 { // 7 of the 37
+				body = errorField.ReplaceAllString(body, `"error": "NSFW content detected"`)
+			} else {
+				body = errorField.ReplaceAllString(body, `"error": "CUDA out of memory. Tried to allocate 2.00 GiB"`)
+			}
+		}
+		id := fmt.Sprintf("b500%023d", i)
+		body = strings.ReplaceAll(strings.ReplaceAll(body, "r8p2kq5t9hrj00cm4x3z1w7v6e", id), "batch-7", "batch-500")
+		if code, answer := d.post(t, []byte(body), "customId=batch-500", "msg_"+id); code != 200 {
+			t.Fatalf("post %d = %d %s", i, code, answer)
+		}
+		last = time.Now()
+	}
+	eventually(t, "the digest", 60*time.Second, func() bool { return len(e.sent("digests")) >= 1 && len(e.mails()) >= 1 })
+	slackAfter := time.Since(last)
+	d.waitDrained(t, 30*time.Second)
+	digests := e.sent("digests")
+	if len(digests) != 1 || !strings.Contains(digests[0], "37 failed") || !strings.Contains(digests[0], "463 succeeded") {
+		t.Fatalf("digests = %d, want one saying 37 failed, 463 succeeded:\n%s", len(digests), strings.Join(digests, "\n---\n"))
+	}
+	header, mailBody := mailText([]byte(e.mails()[0]))
+	t.Logf("Slack digest arrived %v after the last event's acknowledgement (quiet time 3s):\n%s", slackAfter.Round(time.Millisecond), digests[0])
+	t.Logf("email digest:\n%s\n%s", header, mailBody)
+}
+
+var errorField = regexp.MustCompile(`"error": "[^"]*"`)
