@@ -95,27 +95,34 @@ func (d *DB) enqueue(ctx context.Context, tx pgx.Tx, w store.Webhook) (store.Enq
 	if len(jobs) == 0 {
 		return store.Enqueued{}, nil
 	}
+	if err := d.queue(ctx, tx, w, jobs); err != nil {
+		return store.Enqueued{}, err
+	}
+	return store.Enqueued{Accepted: len(jobs)}, nil
+}
+
+// queue stores w with jobs, the ones not dropped: each joins its digest,
+// or is queued due at w.ReceivedAt.
+func (d *DB) queue(ctx context.Context, tx pgx.Tx, w store.Webhook, jobs []store.NewJob) error {
 	hook, err := insertWebhook(ctx, tx, w, len(jobs))
 	if err != nil {
-		return store.Enqueued{}, err
+		return err
 	}
 	var queued []store.NewJob
 	for _, nj := range jobs {
 		if nj.Digest == nil {
 			queued = append(queued, nj)
 		} else if err := joinDigest(ctx, tx, w, hook, nj); err != nil {
-			return store.Enqueued{}, err
+			return err
 		}
 	}
-	if len(queued) > 0 {
-		if err := insertJobs(ctx, tx, hook, w.ReceivedAt, queued); err != nil {
-			return store.Enqueued{}, err
-		}
-		if err := d.notify(ctx, tx); err != nil {
-			return store.Enqueued{}, err
-		}
+	if len(queued) == 0 {
+		return nil
 	}
-	return store.Enqueued{Accepted: len(jobs)}, nil
+	if err := insertJobs(ctx, tx, hook, w.ReceivedAt, queued); err != nil {
+		return err
+	}
+	return d.notify(ctx, tx)
 }
 
 // markSeen records the dedupe keys that are absent, or expired at at, to

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -227,5 +228,25 @@ func must(t *testing.T, op string, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatalf("%s = %v", op, err)
+	}
+}
+
+// TestCloseStopsGoroutines: once Close returns, no goroutine of the store
+// (renewer, clock, listener) is left.
+func TestCloseStopsGoroutines(t *testing.T) {
+	d := open(t, newSchema(t), Options{Lease: time.Second})
+	if _, err := d.Enqueue(t.Context(), webhook("w1", "ev1", at(0), "r/n")); err != nil {
+		t.Fatal(err)
+	}
+	if jobs, err := d.Claim(t.Context(), at(0), 1, nil); err != nil || len(jobs) != 1 {
+		t.Fatalf("Claim() = %d jobs, %v", len(jobs), err)
+	}
+	must(t, "Close()", d.Close())
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "store/postgres.(*DB).") {
+			t.Errorf("goroutine left after Close():\n%s", g)
+		}
 	}
 }

@@ -43,6 +43,9 @@ const (
 	idleInTransaction = "30s"
 	// closeTimeout bounds the release of the leases at Close.
 	closeTimeout = 5 * time.Second
+	// minServerVersion is the oldest PostgreSQL the schema runs on (13,
+	// for gen_random_uuid), as server_version_num.
+	minServerVersion = 130000
 	// txAttempts is how many times a transaction is tried when it fails
 	// before its commit for a reason that another try may not meet: a
 	// connection lost, a serialization failure or a deadlock.
@@ -182,10 +185,14 @@ func (o Options) withDefaults() (Options, error) {
 // connection.
 func (d *DB) setup(ctx context.Context) (*pgx.Conn, error) {
 	var schema *string
-	if err := d.pool.QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
+	var version int
+	err := d.pool.QueryRow(ctx, "SELECT current_schema(), current_setting('server_version_num')::int").Scan(&schema, &version)
+	switch {
+	case err != nil:
 		return nil, fmt.Errorf("read schema: %w", err)
-	}
-	if schema == nil {
+	case version < minServerVersion:
+		return nil, fmt.Errorf("PostgreSQL %d is too old: hooknote needs %d or later", version/10000, minServerVersion/10000)
+	case schema == nil:
 		return nil, errors.New("no schema to create tables in: the search_path names none that exists")
 	}
 	d.locks = lockKeys{

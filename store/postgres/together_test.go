@@ -3,6 +3,7 @@ package postgres
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -71,47 +72,23 @@ func TestKeyTogether(t *testing.T) {
 			}
 		}
 	}
-	var (
-		mu     sync.Mutex
-		holder = map[string]uint64{}   // Key → the job held now
-		done   = map[string][]uint64{} // Key → jobs completed, in order
-		wg     sync.WaitGroup
-	)
+	kt := keyTracker{holder: map[string]uint64{}, done: map[string][]uint64{}}
+	var wg sync.WaitGroup
 	for _, d := range dbs {
 		for range workers {
 			wg.Go(func() {
-				for !t.Failed() {
+				for !t.Failed() && kt.finished() < keys*perKey {
 					jobs, err := d.Claim(t.Context(), at(time.Hour), 2, nil)
 					if err != nil {
 						t.Errorf("Claim() = %v", err)
 						return
 					}
 					if len(jobs) == 0 {
-						mu.Lock()
-						n := 0
-						for _, ids := range done {
-							n += len(ids)
-						}
-						mu.Unlock()
-						if n == keys*perKey {
-							return
-						}
 						time.Sleep(time.Millisecond) // another worker holds what is left
-						continue
 					}
+					kt.claimed(t, jobs)
 					for _, j := range jobs {
-						mu.Lock()
-						if other, ok := holder[j.Key]; ok {
-							t.Errorf("job %d of %s claimed while job %d of it is held", j.ID, j.Key, other)
-						}
-						holder[j.Key] = j.ID
-						mu.Unlock()
-					}
-					for _, j := range jobs {
-						mu.Lock()
-						delete(holder, j.Key)
-						done[j.Key] = append(done[j.Key], j.ID)
-						mu.Unlock()
+						kt.completing(j)
 						if err := d.Complete(t.Context(), j.ID, store.Done{}); err != nil {
 							t.Errorf("Complete(%d) = %v", j.ID, err)
 						}
@@ -121,14 +98,51 @@ func TestKeyTogether(t *testing.T) {
 		}
 	}
 	wg.Wait()
-	for key, ids := range done {
-		for i := 1; i < len(ids); i++ {
-			if ids[i] < ids[i-1] {
-				t.Errorf("jobs of %s completed in the order %v, want ascending", key, ids)
-				break
-			}
+	for key, ids := range kt.done {
+		if !slices.IsSorted(ids) {
+			t.Errorf("jobs of %s completed in the order %v, want ascending", key, ids)
 		}
 	}
+}
+
+// keyTracker follows which job of each Key is held by the workers of
+// TestKeyTogether.
+type keyTracker struct {
+	mu     sync.Mutex
+	holder map[string]uint64   // Key → the job held now
+	done   map[string][]uint64 // Key → jobs completed, in order
+}
+
+// claimed records jobs as held, failing t if one of their Key already is.
+func (k *keyTracker) claimed(t *testing.T, jobs []store.Job) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for _, j := range jobs {
+		if other, ok := k.holder[j.Key]; ok {
+			t.Errorf("job %d of %s claimed while job %d of it is held", j.ID, j.Key, other)
+		}
+		k.holder[j.Key] = j.ID
+	}
+}
+
+// completing records j as done, just before its Complete: its lease lasts
+// until that commits, so no other job of its Key can be claimed before.
+func (k *keyTracker) completing(j store.Job) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	delete(k.holder, j.Key)
+	k.done[j.Key] = append(k.done[j.Key], j.ID)
+}
+
+// finished counts the jobs done.
+func (k *keyTracker) finished() int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	n := 0
+	for _, ids := range k.done {
+		n += len(ids)
+	}
+	return n
 }
 
 // TestLeaseLost: when a lease has ended and another process claimed the
