@@ -11,8 +11,10 @@
 // random claim token; the process renews its leases in the background
 // while it holds them, and Complete, Retry, Postpone, Release and Kill check
 // the token, so a process whose lease ended cannot finish a job another
-// process holds now (ErrLeaseLost). Leases are judged by the database's
-// clock; due times by the times the caller passes.
+// process holds now (ErrLeaseLost). Claims of all processes take turns
+// under an advisory lock, so that each sees the leases of the ones before
+// it: two processes never hold jobs of one Key at once. Leases are judged
+// by the database's clock; due times by the times the caller passes.
 //
 // Several stores may share one database in different schemas: tables are
 // created in the first schema of the search_path (set it in the DSN, e.g.

@@ -81,7 +81,8 @@ type Options struct {
 	Observe func(op string, d time.Duration)
 }
 
-// DB is the PostgreSQL store. Its methods are safe for concurrent use.
+// DB is the PostgreSQL store: a store.Store and a store.Shared. Its
+// methods are safe for concurrent use.
 type DB struct {
 	pool      *pgxpool.Pool
 	dedupeFor time.Duration
