@@ -101,26 +101,33 @@ func (d *DB) enqueue(ctx context.Context, tx pgx.Tx, w store.Webhook) (store.Enq
 	return store.Enqueued{Accepted: len(jobs)}, nil
 }
 
-// queue stores w with jobs, the ones not dropped: each joins its digest,
-// or is queued due at w.ReceivedAt.
+// queue stores w with jobs, the ones not dropped: each joins its digest
+// (which may send a full one), or is queued due at w.ReceivedAt.
 func (d *DB) queue(ctx context.Context, tx pgx.Tx, w store.Webhook, jobs []store.NewJob) error {
 	hook, err := insertWebhook(ctx, tx, w, len(jobs))
 	if err != nil {
 		return err
 	}
 	var queued []store.NewJob
+	sent := 0 // digests sent by joins that found them full
 	for _, nj := range jobs {
 		if nj.Digest == nil {
 			queued = append(queued, nj)
-		} else if err := joinDigest(ctx, tx, w, hook, nj); err != nil {
+			continue
+		}
+		n, err := joinDigest(ctx, tx, w, hook, nj)
+		if err != nil {
+			return err
+		}
+		sent += n
+	}
+	if len(queued) > 0 {
+		if err := insertJobs(ctx, tx, hook, w.ReceivedAt, queued); err != nil {
 			return err
 		}
 	}
-	if len(queued) == 0 {
+	if len(queued) == 0 && sent == 0 {
 		return nil
-	}
-	if err := insertJobs(ctx, tx, hook, w.ReceivedAt, queued); err != nil {
-		return err
 	}
 	return d.notify(ctx, tx)
 }

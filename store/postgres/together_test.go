@@ -276,3 +276,44 @@ func TestFlushTogether(t *testing.T) {
 		t.Errorf("Claim() = %d digest jobs, %v, want %d", len(jobs), err, digests)
 	}
 }
+
+// TestJoinTogether: processes joining one digest at once, faster than it
+// is sent, lose no event and never make a digest hold more than Max.
+func TestJoinTogether(t *testing.T) {
+	schema := newSchema(t)
+	dbs := []*DB{openClosed(t, schema, Options{}), openClosed(t, schema, Options{})}
+	const perDB, max = 10, 3
+	var wg sync.WaitGroup
+	for i, d := range dbs {
+		for k := range perDB {
+			wg.Go(func() {
+				w := webhook(fmt.Sprintf("w%d-%d", i, k), fmt.Sprintf("ev%d-%d", i, k), at(0))
+				w.Jobs = []store.NewJob{{Rule: "r", Notifier: "n", Digest: &store.DigestJoin{
+					Quiet: time.Minute, MaxWait: time.Hour, Max: max}}}
+				if res, err := d.Enqueue(t.Context(), w); err != nil || res.Accepted != 1 {
+					t.Errorf("Enqueue() = %+v, %v, want 1 accepted", res, err)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	if _, err := dbs[0].FlushDigests(t.Context(), at(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	jobs, err := dbs[1].Claim(t.Context(), at(time.Hour), 100, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := map[string]bool{}
+	for _, j := range jobs {
+		if n := len(j.Digest.Events); n > max || n == 0 {
+			t.Errorf("digest %d holds %d events, want 1 to %d", j.ID, n, max)
+		}
+		for _, e := range j.Digest.Events {
+			events[e.EventID] = true
+		}
+	}
+	if len(events) != 2*perDB {
+		t.Errorf("digests sent hold %d distinct events, want %d", len(events), 2*perDB)
+	}
+}
