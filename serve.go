@@ -25,7 +25,6 @@ import (
 	"github.com/hooknote/hooknote/config"
 	"github.com/hooknote/hooknote/relay"
 	"github.com/hooknote/hooknote/store"
-	"github.com/hooknote/hooknote/store/bolt"
 )
 
 // defaultConfigPath is $CONFIGURATION_DIRECTORY/config.toml under systemd
@@ -147,10 +146,8 @@ type runningDaemon struct {
 // Listener and store errors are returned before anything starts.
 func startDaemon(cfg *relay.Config, log *slog.Logger) (*runningDaemon, error) {
 	f := cfg.File
-	if err := os.MkdirAll(f.State.Dir, 0o700); err != nil {
-		return nil, fmt.Errorf("create state dir: %w", err)
-	}
-	st, err := bolt.Open(filepath.Join(f.State.Dir, "hooknote.db"), bolt.Options{DedupeFor: f.State.DedupeFor.Duration, Logger: log})
+	reg := prometheus.NewRegistry()
+	st, err := openStore(f, log, reg)
 	if err != nil {
 		return nil, err
 	}
@@ -165,7 +162,6 @@ func startDaemon(cfg *relay.Config, log *slog.Logger) (*runningDaemon, error) {
 		st.Close()
 		return nil, fmt.Errorf("listen for admin: %w", err)
 	}
-	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := relay.NewMetrics(reg)
 	r := relay.New(cfg, st, log, relay.Options{Metrics: metrics})
@@ -188,7 +184,11 @@ func startDaemon(cfg *relay.Config, log *slog.Logger) (*runningDaemon, error) {
 		IdleTimeout:       90 * time.Second,
 		ErrorLog:          errorLog,
 	}
-	log.Info("listening", "intake", "http://"+d.intakeAddr()+f.Server.Path, "admin", "http://"+d.adminAddr(), "state", f.State.Dir)
+	where := f.State.Dir
+	if f.State.Backend == config.BackendPostgres {
+		where = "postgres"
+	}
+	log.Info("listening", "intake", "http://"+d.intakeAddr()+f.Server.Path, "admin", "http://"+d.adminAddr(), "state", where)
 	return d, nil
 }
 
