@@ -22,6 +22,10 @@ const storeTimeout = 10 * time.Second
 // maxIdle bounds how long the dispatcher sleeps without looking at the store.
 const maxIdle = time.Minute
 
+// sharedPoll bounds it when the store is shared with other instances
+// (LISTEN/NOTIFY wakes it for new jobs; this is the backstop).
+const sharedPoll = time.Second
+
 // unknownLaneWorkers is the concurrency of the lane of a notifier no longer
 // configured: its jobs are only dead-lettered.
 const unknownLaneWorkers = 1
@@ -165,12 +169,16 @@ func (r *Relay) dispatch(ctx context.Context, done <-chan sent, start func(store
 // sleep waits until wake, a send ending (passed to ended), a ping, or ctx;
 // it reports whether a webhook arrived (new jobs may be due).
 func (r *Relay) sleep(ctx context.Context, wake time.Time, done <-chan sent, ended func(sent)) (arrived bool) {
-	t := time.NewTimer(min(max(wake.Sub(r.now()), 0), maxIdle))
-	defer t.Stop()
+	idle := maxIdle
 	var woken <-chan struct{} // nil: never
 	if r.shared != nil {
 		woken = r.shared.Woken()
+		// Another instance's retries falling due, and the leases of an
+		// instance that died, wake nobody: look at least this often.
+		idle = sharedPoll
 	}
+	t := time.NewTimer(min(max(wake.Sub(r.now()), 0), idle))
+	defer t.Stop()
 	select {
 	case <-ctx.Done():
 	case <-r.wake:
@@ -181,6 +189,10 @@ func (r *Relay) sleep(ctx context.Context, wake time.Time, done <-chan sent, end
 	case s := <-done:
 		ended(s)
 	case <-t.C:
+		if r.shared != nil {
+			r.due.noteAll()
+			return true
+		}
 	case reply := <-r.ping:
 		close(reply)
 	}
