@@ -39,6 +39,11 @@
 # SERVER_CPU=0 LOAD_CPU=1 PROFILE=ack ("ack deliver", or "" for none)
 # LOG_LEVEL=info (hooknote's, as shipped; it logs one line per webhook)
 # PORT=19187 ADMIN_PORT=19188 SINK_PORT=19189 PPROF_PORT=19190
+# BACKEND=bolt: hooknote's [state] backend; postgres runs every hooknote
+# against a fresh database of the PostgreSQL at PG_URL (default
+# postgres://root@127.0.0.1:5432; its database root administers), created per
+# run and dropped after, and reports the CPU the postgres processes took per
+# request.
 # HOOKNOTE_BIN (unset): measure this hooknote binary instead of building one
 # (e.g. an earlier revision, for a before/after table with the same method).
 # NICE (unset): run the whole benchmark at this priority (e.g. -10, as
@@ -180,6 +185,7 @@ admin_listen = "127.0.0.1:$ADMIN_PORT"
 secret = "$SECRET"
 [state]
 dir = "$dir/state"
+$(backend_keys "$dir")
 [log]
 level = "$LOG_LEVEL"
 [notifiers.sink]
@@ -189,6 +195,38 @@ url = "http://127.0.0.1:$SINK_PORT/sink"
 $rule
 notify = ["sink"]
 EOF
+}
+
+# backend_keys DIR: the [state] keys of BACKEND; for postgres, a fresh
+# database (named after DIR's run) is created first.
+BACKEND=${BACKEND:-bolt}
+PG_URL=${PG_URL:-postgres://root@127.0.0.1:5432}
+PG_ADMIN=$PG_URL/root?sslmode=disable
+PG_DBS=()
+backend_keys() {
+  [ "$BACKEND" = postgres ] || return 0
+  local db="hooknote_bench_$(basename "$1" | tr -c 'a-z0-9\n' '_')_$$"
+  psql -X -q "$PG_ADMIN" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db" >&2
+  PG_DBS+=("$db")
+  printf 'backend = "postgres"\ndsn = "%s"\n' "$PG_URL/$db?sslmode=disable"
+}
+drop_pg_dbs() {
+  local db
+  for db in "${PG_DBS[@]}"; do psql -X -q "$PG_ADMIN" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true; done
+}
+trap drop_pg_dbs EXIT
+
+# pg_ticks: CPU ticks (10 ms) every postgres process has used so far.
+pg_ticks() {
+  local n=0 f
+  for f in /proc/[0-9]*/stat; do
+    read -r line <"$f" 2>/dev/null || continue
+    case $line in *"(postgres)"*) ;; *) continue ;; esac
+    line=${line#*) }
+    set -- $line
+    n=$((n + ${12} + ${13}))
+  done
+  echo "$n"
 }
 
 # server_cmd DIR NAME: the command line of server NAME (bare, verify, ack,
@@ -233,15 +271,23 @@ measure() {
   idle=$(kb "$SPID" VmRSS)
   local sink=()
   [ "$name" = deliver ] && sink=(-sink "127.0.0.1:$SINK_PORT" -wait "$WAIT")
+  local pg0=0 pg_us=-
+  [ "$BACKEND" = postgres ] && pg0=$(pg_ticks)
   "${PIN_L[@]}" "$BIN/loadgen" -url "$URL" -secret "$SECRET" -pid "$SPID" -label "$label" "${sink[@]}" "$@" \
     >"$dir/loadgen.txt" 2>&1 || { cat "$dir/loadgen.txt" >&2; stop_server; exit 1; }
+  if [ "$BACKEND" = postgres ] && [ "$name" = ack -o "$name" = deliver ]; then
+    local reqs
+    reqs=$(awk '/^requests/ {print $2; exit}' "$dir/loadgen.txt")
+    pg_us=$(( ($(pg_ticks) - pg0) * 10000 / (reqs > 0 ? reqs : 1) ))
+    echo "postgres   ${pg_us} µs CPU/request in the postgres processes" >>"$dir/loadgen.txt"
+  fi
   stop_server
   local fsyncs=-
   if [ "$PERF" = 1 ] && [ -s "$dir/perf.txt" ]; then
     fsyncs=$(awk -F, '/syscalls:sys_enter_f/ {n += $1} END {print n + 0}' "$dir/perf.txt")
   fi
-  echo "$(grep '^RESULT' "$dir/loadgen.txt") server=$name idle_kb=$idle fsyncs=$fsyncs" >>"$RESULTS"
-  grep -E '^(requests|latency|server|deliveries|sustained|ack→dlv|other)' "$dir/loadgen.txt" | sed 's/^/    /' >&2 || true
+  echo "$(grep '^RESULT' "$dir/loadgen.txt") server=$name idle_kb=$idle fsyncs=$fsyncs pg_us=$pg_us" >>"$RESULTS"
+  grep -E '^(requests|latency|server|deliveries|sustained|ack→dlv|other|postgres)' "$dir/loadgen.txt" | sed 's/^/    /' >&2 || true
 }
 
 # ── closed loop ─────────────────────────────────────────────────────────────
