@@ -222,7 +222,7 @@ func TestDigestSIGTERME2E(t *testing.T) {
 	if got := e.sent("digests"); len(got) != 0 {
 		t.Fatalf("sent at the stop: %q", got)
 	}
-	d = startBinary(t, e.config, e.env...)
+	startBinary(t, e.config, e.env...)
 	eventually(t, "the digest after the restart", 20*time.Second, func() bool { return len(e.sent("digests")) == 1 })
 	if since := time.Since(stopped); since < 2*time.Second {
 		t.Errorf("the digest came %v after the stop, before its quiet time", since)

@@ -27,8 +27,7 @@ const (
 type recorder struct {
 	wg      sync.WaitGroup
 	mu      sync.Mutex
-	stopped bool   // shutdown's grace has passed: retries give up
-	wake    func() // a write landed: a lease ended, a job may be due
+	stopped bool // shutdown's grace has passed: retries give up
 }
 
 // record runs write in a goroutine of its own, with retries; landed, when
