@@ -209,3 +209,88 @@ func TestWarnings(t *testing.T) {
 		}
 	}
 }
+
+// TestValidateDigest: the digest keys of a rule, their defaults and every
+// refusal, each placed at its key.
+func TestValidateDigest(t *testing.T) {
+	base := `
+[replicate]
+secret = "whsec_bm90aWZpZXItdGVzdC1zZWNyZXQtMjRi"
+[notifiers.a]
+type = "fake"
+[[rules]]
+name = "r"
+notify = ["a"]
+`
+	for _, tc := range []struct {
+		name, keys string
+		want       []string // error texts, in order
+	}{
+		{name: "none"},
+		{name: "digest alone", keys: `digest = "2m"`},
+		{name: "every key", keys: `digest = "2m"` + "\n" + `digest_max_wait = "30m"` + "\n" + `digest_max = 1000` + "\n" + `group_by = ["model", "kind", "status", "query.customId"]`},
+		{name: "keys without digest", keys: `digest_max_wait = "30m"` + "\n" + `digest_max = 5` + "\n" + `group_by = ["model"]`,
+			want: []string{"rules[0].digest_max_wait: only with digest", "rules[0].digest_max: only with digest", "rules[0].group_by: only with digest"}},
+		{name: "digest too short", keys: `digest = "500ms"`, want: []string{"rules[0].digest: must be at least 1s"}},
+		{name: "max wait below digest", keys: `digest = "2m"` + "\n" + `digest_max_wait = "1m"`, want: []string{"rules[0].digest_max_wait: must be at least digest (2m0s)"}},
+		{name: "max wait beyond dedupe_for", keys: `digest = "2m"` + "\n" + `digest_max_wait = "200h"`, want: []string{"rules[0].digest_max_wait: must be at most state.dedupe_for (168h0m0s)"}},
+		{name: "digest_max out of range", keys: `digest = "2m"` + "\n" + `digest_max = 1001`, want: []string{"rules[0].digest_max: must be between 1 and 1000"}},
+		{name: "negative digest_max", keys: `digest = "2m"` + "\n" + `digest_max = -1`, want: []string{"rules[0].digest_max: must be between 1 and 1000"}},
+		{name: "bad and repeated group_by", keys: `digest = "2m"` + "\n" + `group_by = ["model", "customId", "model", "query."]`,
+			want: []string{`rules[0].group_by[1]: "customId" is not one of model, kind, status, query.KEY`, `rules[0].group_by[2]: "model" is listed twice`,
+				`rules[0].group_by[3]: "query." is not one of model, kind, status, query.KEY`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, errs := Parse(base+tc.keys+"\n", testEnv(t, nil))
+			var got []string
+			for _, e := range errs {
+				got = append(got, e.Error())
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("errors (-want +got):\n%s", diff)
+			}
+		})
+	}
+	f, errs := Parse(base+`digest = "5m"`+"\n", testEnv(t, nil))
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if r := f.Rules[0]; r.MaxWait() != 50*time.Minute || r.MaxEvents() != 100 {
+		t.Errorf("defaults: max wait %v, max %d, want 50m (10× digest) and 100", r.MaxWait(), r.MaxEvents())
+	}
+	f, _ = Parse(base+`digest = "6h"`+"\n", testEnv(t, nil))
+	if w := f.Rules[0].MaxWait(); w != 24*time.Hour {
+		t.Errorf("default max wait of digest 6h = %v, want 24h (10× capped)", w)
+	}
+}
+
+// TestValidateBackend: [state] backend and the keys only postgres takes.
+func TestValidateBackend(t *testing.T) {
+	for _, tc := range []struct {
+		name, state string
+		want        []string
+	}{
+		{name: "bolt by default"},
+		{name: "bolt", state: `backend = "bolt"`},
+		{name: "postgres", state: `backend = "postgres"` + "\n" + `dsn = "postgres://h/db"` + "\n" + `lease = "10s"`},
+		{name: "unknown", state: `backend = "sqlite"`, want: []string{`state.backend: "sqlite" is not one of bolt, postgres`}},
+		{name: "dsn with bolt", state: `dsn = "postgres://h/db"` + "\n" + `lease = "10s"`,
+			want: []string{`state.dsn: only with backend = "postgres"`, `state.lease: only with backend = "postgres"`}},
+		{name: "postgres without dsn", state: `backend = "postgres"`, want: []string{`state.dsn: required with backend = "postgres" (or dsn_file)`}},
+		{name: "short lease", state: `backend = "postgres"` + "\n" + `dsn = "postgres://h/db"` + "\n" + `lease = "500ms"`, want: []string{"state.lease: must be at least 1s"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, errs := Parse(goodConfig+"[state]\n"+tc.state+"\n", testEnv(t, nil))
+			var got []string
+			for _, e := range errs {
+				got = append(got, e.Error())
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("errors (-want +got):\n%s", diff)
+			}
+			if len(errs) == 0 && f.State.Backend == BackendPostgres && f.State.LeaseOrDefault() != 10*time.Second {
+				t.Errorf("lease = %v", f.State.LeaseOrDefault())
+			}
+		})
+	}
+}
