@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -70,10 +71,31 @@ func dead(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tDEAD AT\tEVENT\tSTATUS\tRULE\tNOTIFIER\tATTEMPTS\tLAST ERROR")
+	fmt.Fprintln(tw, "ID\tDEAD AT\tTYPE\tEVENT\tSTATUS\tRULE\tNOTIFIER\tATTEMPTS\tLAST ERROR")
 	for _, d := range letters {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", d.ID, d.DeadAt.Format(time.RFC3339), d.EventID, d.Status, d.Rule, d.Notifier, d.Attempts, d.LastError)
+		event, status := d.EventID, d.Status
+		if d.Type == "digest" { // a digest is many events: its group and size instead
+			event, status = fmt.Sprintf("%d events", d.Count), digestGroup(d.Group)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", d.ID, d.DeadAt.Format(time.RFC3339), d.Type, event, status, d.Rule, d.Notifier, d.Attempts, d.LastError)
 	}
 	tw.Flush()
 	return 0
+}
+
+// digestGroup prints a digest's group_by values, sorted by key.
+func digestGroup(g map[string]string) string {
+	if len(g) == 0 {
+		return "-"
+	}
+	keys := make([]string, 0, len(g))
+	for k := range g {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + g[k]
+	}
+	return strings.Join(parts, " ")
 }
