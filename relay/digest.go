@@ -98,9 +98,13 @@ func (r *Relay) digests(ctx context.Context) {
 			r.log.Info("digests due", "count", total)
 			r.anyJobsDue()
 		}
-		wait := maxIdle
+		idle := maxIdle
+		if r.shared != nil { // another instance's joins wake only that instance
+			idle = sharedPoll
+		}
+		wait := idle
 		if open {
-			wait = min(max(next.Sub(r.now()), 0), maxIdle)
+			wait = min(max(next.Sub(r.now()), 0), idle)
 		}
 		t := time.NewTimer(wait)
 		select {
