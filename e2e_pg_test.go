@@ -305,9 +305,11 @@ func TestTwoInstancesKill9(t *testing.T) {
 }
 
 // TestPostgresOutage: the database's connections are terminated
-// (pg_terminate_backend) over and over under load: intake answers 503
-// while it cannot commit and 200 after, and every webhook acknowledged is
-// delivered once.
+// (pg_terminate_backend) over and over under load, then the database
+// refuses connections for a while (ALLOW_CONNECTIONS false): intake
+// answers 200 or 503 (never anything else) during the first, 503 and
+// /readyz 503 during the second, 200 and /readyz 200 once it is back
+// without a restart; every webhook acknowledged is delivered once.
 func TestPostgresOutage(t *testing.T) {
 	p := startPair(t, "5s")
 	dbName := ""
@@ -363,9 +365,44 @@ func TestPostgresOutage(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	time.Sleep(500 * time.Millisecond)
+	time.Sleep(300 * time.Millisecond)
+	// A real outage: the database refuses connections; the pools' are cut.
+	if _, err := admin.Exec(t.Context(), fmt.Sprintf("ALTER DATABASE %q ALLOW_CONNECTIONS false", dbName)); err != nil {
+		t.Fatal(err)
+	}
+	allowed := false
+	allow := func() {
+		if !allowed {
+			allowed = true
+			if _, err := admin.Exec(context.Background(), fmt.Sprintf("ALTER DATABASE %q ALLOW_CONNECTIONS true", dbName)); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	defer allow()
+	if _, err := admin.Exec(t.Context(), "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", dbName); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []*daemonProc{p.a, p.b} {
+		eventually(t, "readyz 503 while the database refuses connections", 10*time.Second, func() bool { return httpStatus(d.admin+"/readyz") == 503 })
+		id := "pg-down-" + strings.ReplaceAll(d.admin[len(d.admin)-5:], ":", "")
+		if code, answer := d.post(t, trainingBody(t, id), trainingQuery, "msg_"+id); code != 503 {
+			t.Fatalf("while the database refuses connections: %d %s, want 503", code, answer)
+		}
+	}
+	mu.Lock()
+	down := answers[503]
+	mu.Unlock()
+	allow()
+	for _, d := range []*daemonProc{p.a, p.b} {
+		eventually(t, "readyz 200 once the database is back", 20*time.Second, func() bool { return httpStatus(d.admin+"/readyz") == 200 })
+	}
+	time.Sleep(300 * time.Millisecond)
 	close(stop)
 	wg.Wait()
+	if answers[503] == 0 {
+		t.Errorf("answers %v: no 503 while the database refused connections", answers)
+	}
 	// After the outages, the instances answer 200 again.
 	for _, d := range []*daemonProc{p.a, p.b} {
 		id := "pg-after-" + strings.ReplaceAll(d.admin[len(d.admin)-5:], ":", "")
@@ -397,5 +434,15 @@ func TestPostgresOutage(t *testing.T) {
 			twice++
 		}
 	}
-	t.Logf("outages: answers %v; %d acknowledged, %d delivered, %d delivered more than once (a send whose record was cut by the outage)", answers, len(ids), len(got), twice)
+	t.Logf("outages: answers %v (%d of the 503s by the time connections were allowed again); %d acknowledged, %d delivered, %d delivered more than once (a send whose record was cut by the outage)", answers, down, len(ids), len(got), twice)
+}
+
+// httpStatus is the status of GET url, or 0 when there is no answer.
+func httpStatus(url string) int {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }

@@ -20,10 +20,17 @@ const free = `(j.lease_until IS NULL OR j.lease_until <= statement_timestamp())
 			AND (o.id < j.id OR o.lease_until > statement_timestamp())))`
 
 // leaseJobs is the end of both claim queries: the jobs chosen in c are
-// leased under a new token each.
-const leaseJobs = `
-	UPDATE jobs SET claim = gen_random_uuid(), lease_until = statement_timestamp() + $3::interval
-	FROM c WHERE jobs.id = c.id RETURNING jobs.id, jobs.claim`
+// leased under a new token each, and returned with their webhooks, in
+// the order scanClaimed reads.
+const leaseJobs = `,
+	u AS (UPDATE jobs SET claim = gen_random_uuid(), lease_until = statement_timestamp() + $3::interval
+		FROM c WHERE jobs.id = c.id
+		RETURNING jobs.id, jobs.claim, jobs.hook, jobs.digest, jobs.rule, jobs.notifier, jobs.key, jobs.extra,
+			jobs.first_at, jobs.next_at, jobs.attempts, jobs.last_error)
+	SELECT u.id, u.claim, u.hook, u.digest, u.rule, u.notifier, u.key, u.extra, u.first_at, u.next_at,
+		u.attempts, u.last_error, coalesce(w.webhook_id, ''), coalesce(w.event_id, ''),
+		coalesce(w.status, ''), coalesce(w.query, ''), w.received_at, w.body
+	FROM u LEFT JOIN webhooks w ON w.id = u.hook ORDER BY u.next_at, u.id`
 
 // claimAny chooses up to $2 jobs due at $1, oldest due first.
 const claimAny = `WITH c AS (
@@ -44,9 +51,15 @@ const claimPer = `WITH c AS (
 // job gets a claim token and a lease of Options.Lease by the database's
 // clock, renewed in the background until Complete, Retry, Postpone,
 // Release or Kill ends it. Claims of all processes take turns (an advisory
-// lock), so that two never hold jobs of one Key at once. Jobs of one
-// webhook claimed together share one Body slice, which callers must not
-// modify.
+// lock), so that two never hold jobs of one Key at once.
+//
+// The lock and the claim go to the database together, in one round trip
+// and one (implicit) transaction, so that the lock is held only while the
+// claim statement runs. The digests of digest jobs, and the Later and Live
+// of jobs with a Key, are read after it, from the rows the leases now
+// keep; should that fail, the leases are ended and the jobs left to the
+// next claim. Jobs of one webhook claimed together share one Body slice,
+// which callers must not modify.
 func (d *DB) Claim(ctx context.Context, now time.Time, max int, perNotifier map[string]int) ([]store.Job, error) {
 	leave, err := d.enter(ctx)
 	if err != nil {
@@ -71,36 +84,124 @@ func (d *DB) Claim(ctx context.Context, now time.Time, max int, perNotifier map[
 		}
 		query, args = claimPer, append(args, names, quotas)
 	}
-	var jobs []store.Job
-	held := map[uint64]token{}
-	err = d.tx(ctx, func(tx pgx.Tx) error {
-		clear(held)
-		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", d.locks.claim); err != nil {
-			return fmt.Errorf("wait for the claim lock: %w", err)
-		}
-		rows, err := tx.Query(ctx, query, args...)
-		if err != nil {
-			return err
-		}
-		var id int64
-		var tok token
-		var ids []int64
-		_, err = pgx.ForEachRow(rows, []any{&id, &tok}, func() error {
-			ids, held[uint64(id)] = append(ids, id), tok
-			return nil
-		})
-		if err != nil || len(ids) == 0 {
-			jobs = nil
-			return err
-		}
-		jobs, err = loadJobs(ctx, tx, true, now, "j.id = ANY($1) ORDER BY j.next_at, j.id", ids)
-		return err
-	})
+	jobs, held, more, err := d.claim(ctx, query, args)
 	if err != nil {
 		return nil, fmt.Errorf("claim jobs: %w", err)
 	}
+	if more.digests || more.keys {
+		if err := d.claimedDetails(ctx, jobs, more, now); err != nil {
+			d.giveBack(held)
+			return nil, fmt.Errorf("claim jobs: %w", err)
+		}
+	}
 	d.hold(held)
 	return jobs, nil
+}
+
+// details says what claimed jobs still need read: digests, and Keys' Later
+// and Live.
+type details struct {
+	digests, keys bool
+	digestOf      []*int64 // per job, the digest it carries, or nil
+}
+
+// claim sends the claim lock and query together and reads the jobs
+// leased, with their claim tokens. A try that fails because the
+// connection was lost before anything was read is made again, up to
+// txAttempts in all: it may have leased jobs nobody knows of, which come
+// back when their lease ends.
+func (d *DB) claim(ctx context.Context, query string, args []any) ([]store.Job, map[uint64]lease, details, error) {
+	for attempt := 1; ; attempt++ {
+		jobs, held, more, err := d.tryClaim(ctx, query, args)
+		if err == nil || attempt == txAttempts || ctx.Err() != nil || !d.lostConn(err) {
+			return jobs, held, more, err
+		}
+	}
+}
+
+func (d *DB) tryClaim(ctx context.Context, query string, args []any) ([]store.Job, map[uint64]lease, details, error) {
+	var b pgx.Batch
+	b.Queue("SELECT pg_advisory_xact_lock($1)", d.locks.claim)
+	b.Queue(query, args...)
+	br := d.pool.SendBatch(ctx, &b)
+	defer br.Close()
+	if _, err := br.Exec(); err != nil {
+		return nil, nil, details{}, fmt.Errorf("wait for the claim lock: %w", err)
+	}
+	rows, err := br.Query()
+	if err != nil {
+		return nil, nil, details{}, err
+	}
+	var (
+		jobs         []store.Job
+		held         = map[uint64]lease{}
+		more         details
+		j            store.Job
+		id           int64
+		tok          token
+		hook, digest *int64
+		receivedAt   *time.Time
+		body         []byte
+		bodies       = map[int64][]byte{}
+	)
+	_, err = pgx.ForEachRow(rows, []any{&id, &tok, &hook, &digest, &j.Rule, &j.Notifier, &j.Key, &j.Extra,
+		&j.FirstAt, &j.NextAt, &j.Attempts, &j.LastError, &j.WebhookID, &j.EventID, &j.Status, &j.Query,
+		&receivedAt, &body}, func() error {
+		j.ID, j.ReceivedAt, j.Body = uint64(id), deref(receivedAt), nil
+		if hook != nil {
+			if b, ok := bodies[*hook]; ok {
+				j.Body = b
+			} else {
+				j.Body, bodies[*hook] = body, body
+			}
+		}
+		l := lease{tok: tok}
+		if hook != nil && digest == nil && j.Key == "" {
+			l.plain = *hook
+		}
+		held[j.ID] = l
+		jobs = append(jobs, j)
+		more.digestOf = append(more.digestOf, digest)
+		more.digests = more.digests || digest != nil
+		more.keys = more.keys || j.Key != ""
+		body = nil // scanned into afresh
+		return nil
+	})
+	if err != nil {
+		return nil, nil, details{}, err
+	}
+	return jobs, held, more, br.Close()
+}
+
+// claimedDetails reads what the claim statement leaves out: the digests
+// digest jobs carry, and the Later and Live of jobs with a Key.
+func (d *DB) claimedDetails(ctx context.Context, jobs []store.Job, more details, now time.Time) error {
+	if more.digests {
+		if err := withDigests(ctx, d.pool, jobs, more.digestOf, true); err != nil {
+			return err
+		}
+	}
+	if more.keys {
+		return withKeys(ctx, d.pool, jobs, now)
+	}
+	return nil
+}
+
+// giveBack ends the leases of held, best effort: jobs claimed that the
+// caller will not get. A lease not ended here ends by itself.
+func (d *DB) giveBack(held map[uint64]lease) {
+	ids, toks := make([]int64, 0, len(held)), make([]token, 0, len(held))
+	for id, l := range held {
+		ids, toks = append(ids, int64(id)), append(toks, l.tok)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+	defer cancel()
+	_, err := d.pool.Exec(ctx, `UPDATE jobs SET claim = NULL, lease_until = NULL
+		FROM unnest($1::bigint[], $2::uuid[]) AS h(id, claim)
+		WHERE jobs.id = h.id AND jobs.claim = h.claim`, ids, toks)
+	if err != nil {
+		d.log.Warn("end the leases of jobs not handed out; they end by themselves", "jobs", len(ids), "error", err)
+	}
 }
 
 // Heads returns, per notifier, the earliest due time of its jobs that
@@ -177,7 +278,7 @@ func loadJobs(ctx context.Context, tx pgx.Tx, claimed bool, now time.Time, where
 
 // withDigests sets the Digest of the jobs that carry one (digests[i] is
 // the id of jobs[i]'s, or nil).
-func withDigests(ctx context.Context, tx pgx.Tx, jobs []store.Job, digests []*int64, bodies bool) error {
+func withDigests(ctx context.Context, tx querier, jobs []store.Job, digests []*int64, bodies bool) error {
 	var ids []int64
 	for _, id := range digests {
 		if id != nil {
@@ -233,7 +334,7 @@ func withBodies(ctx context.Context, tx pgx.Tx, jobs []store.Job, hooks []*int64
 // withKeys sets Later and Live of the jobs with a Key: how many pending
 // jobs of the Key come after each, and the Key's live record unless it
 // expired by now.
-func withKeys(ctx context.Context, tx pgx.Tx, jobs []store.Job, now time.Time) error {
+func withKeys(ctx context.Context, tx querier, jobs []store.Job, now time.Time) error {
 	at := map[int64]int{}
 	var ids []int64
 	for i, j := range jobs {
@@ -268,6 +369,12 @@ func withKeys(ctx context.Context, tx pgx.Tx, jobs []store.Job, now time.Time) e
 		return fmt.Errorf("read keys: %w", err)
 	}
 	return nil
+}
+
+// querier is what reads need of a transaction or the pool.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
 // deref is *t, or the zero time for nil.

@@ -31,6 +31,10 @@ func poolConfig(dsn string) (*pgxpool.Config, error) {
 	for k, v := range map[string]string{
 		"application_name":                    "hooknote",
 		"idle_in_transaction_session_timeout": idleInTransaction,
+		// hooknote's statements are prepared once per connection and their
+		// best plan does not depend on the values passed; planning the
+		// claim afresh each time (a custom plan) cost more than running it.
+		"plan_cache_mode": "force_generic_plan",
 	} {
 		if _, ok := cc.RuntimeParams[k]; !ok {
 			cc.RuntimeParams[k] = v

@@ -199,7 +199,7 @@ func dropDigest(ctx context.Context, tx pgx.Tx, id int64) error {
 
 // loadDigests reads the digests ids, their events oldest join first, with
 // the events' bodies when bodies is true.
-func loadDigests(ctx context.Context, tx pgx.Tx, ids []int64, bodies bool) (map[int64]*store.Digest, error) {
+func loadDigests(ctx context.Context, tx querier, ids []int64, bodies bool) (map[int64]*store.Digest, error) {
 	out := make(map[int64]*store.Digest, len(ids))
 	if len(ids) == 0 {
 		return out, nil

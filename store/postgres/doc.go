@@ -16,6 +16,13 @@
 // it: two processes never hold jobs of one Key at once. Leases are judged
 // by the database's clock; due times by the times the caller passes.
 //
+// The hot paths take one round trip each: Enqueue of a webhook whose jobs
+// join no digest is one statement (its own transaction); Claim sends its
+// lock and its statement together (one implicit transaction), which
+// returns the jobs with their bodies; Complete of a job of a webhook
+// without a Key, a Then or a Live deletes it and releases the webhook the
+// same way. Statements are planned once per connection (generic plans).
+//
 // Several stores may share one database in different schemas: tables are
 // created in the first schema of the search_path (set it in the DSN, e.g.
 // "?search_path=hooknote"), and advisory locks and the NOTIFY channel are

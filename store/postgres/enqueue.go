@@ -45,14 +45,97 @@ func (d *DB) Enqueue(ctx context.Context, w store.Webhook) (store.Enqueued, erro
 	defer leave()
 	defer d.observed("enqueue", time.Now())
 	var res store.Enqueued
-	err = d.tx(ctx, func(tx pgx.Tx) error {
-		res, err = d.enqueue(ctx, tx, w)
-		return err
-	})
+	if slices.ContainsFunc(w.Jobs, func(nj store.NewJob) bool { return nj.Digest != nil }) {
+		err = d.tx(ctx, func(tx pgx.Tx) error {
+			res, err = d.enqueue(ctx, tx, w)
+			return err
+		})
+	} else {
+		res, err = d.enqueueAtOnce(ctx, w)
+	}
 	if err != nil {
 		return store.Enqueued{}, fmt.Errorf("enqueue webhook %q: %w", w.WebhookID, err)
 	}
 	return res, nil
+}
+
+// enqueueAtOnce is the statement that records a webhook none of whose
+// jobs joins a digest, in one round trip: each step of Enqueue's contract
+// is a part of it that runs only if the ones before let it.
+const enqueueAtOnce = `WITH
+	wk AS (INSERT INTO seen (key, expires_at) SELECT k, $3 FROM unnest($1::bytea[]) AS k
+		ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE seen.expires_at <= $2
+		RETURNING key),
+	fresh AS (SELECT cardinality($1::bytea[]) = 0 OR EXISTS (SELECT 1 FROM wk) AS ok),
+	live AS (SELECT (SELECT ok FROM fresh)
+		AND ($4 OR NOT EXISTS (SELECT 1 FROM seen WHERE key = $5 AND expires_at > $2)) AS ok),
+	jk AS (INSERT INTO seen (key, expires_at) SELECT k, $3 FROM unnest($10::bytea[]) AS k
+		WHERE k IS NOT NULL AND (SELECT ok FROM live)
+		ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE seen.expires_at <= $2
+		RETURNING key),
+	sel AS (SELECT u.* FROM unnest($6::text[], $7::text[], $8::text[], $9::bytea[], $10::bytea[])
+			WITH ORDINALITY AS u(rule, notifier, key, extra, dkey, ord)
+		WHERE (SELECT ok FROM live) AND (u.dkey IS NULL OR u.dkey IN (SELECT key FROM jk))),
+	tm AS (INSERT INTO seen (key, expires_at) SELECT $5, $3
+		WHERE $4 AND (SELECT ok FROM live) AND (cardinality($6::text[]) = 0 OR EXISTS (SELECT 1 FROM sel))
+		ON CONFLICT (key) DO UPDATE SET expires_at = greatest(seen.expires_at, excluded.expires_at)),
+	h AS (INSERT INTO webhooks (webhook_id, event_id, status, query, received_at, body, refs)
+		SELECT $11, $12, $13, $14, $2, $15, count(*) FROM sel HAVING count(*) > 0
+		RETURNING id),
+	j AS (INSERT INTO jobs (hook, rule, notifier, key, extra, first_at, next_at)
+		SELECT h.id, sel.rule, sel.notifier, sel.key, sel.extra, $2, $2 FROM h CROSS JOIN sel ORDER BY sel.ord
+		RETURNING 1),
+	n AS (SELECT pg_notify($16, $17) FROM h)
+SELECT (SELECT ok FROM fresh), (SELECT ok FROM live), (SELECT count(*) FROM sel), (SELECT count(*) FROM n)`
+
+// enqueueAtOnce records w, none of whose jobs joins a digest, with one
+// statement (its own transaction). A statement whose connection was lost
+// is sent again, up to txAttempts in all: had it been committed, the
+// webhook id makes it a Duplicate.
+func (d *DB) enqueueAtOnce(ctx context.Context, w store.Webhook) (store.Enqueued, error) {
+	at, expires := w.ReceivedAt, w.ReceivedAt.Add(d.dedupeFor)
+	// Arrays, never NULL (which a nil slice would be): SQL's cardinality
+	// of NULL is NULL.
+	webhookKeys := [][]byte{}
+	if w.WebhookID != "" {
+		webhookKeys = [][]byte{seenKey(kindWebhook, w.WebhookID)}
+	}
+	rules, notifiers, keys := []string{}, []string{}, []string{}
+	extras, dedupe := [][]byte{}, [][]byte{}
+	for _, nj := range w.Jobs {
+		var k []byte
+		if !nj.NoDedupe {
+			k = seenKey(kindJob, w.EventID, w.Status, nj.Rule, nj.Notifier)
+			if slices.ContainsFunc(dedupe, func(o []byte) bool { return bytes.Equal(o, k) }) {
+				continue // a duplicate of a job before it in w
+			}
+		}
+		rules, notifiers, keys = append(rules, nj.Rule), append(notifiers, nj.Notifier), append(keys, nj.Key)
+		extras, dedupe = append(extras, nj.Extra), append(dedupe, k)
+	}
+	args := []any{webhookKeys, at, expires, w.Terminal, seenKey(kindTerminal, w.EventID),
+		rules, notifiers, keys, extras, dedupe,
+		w.WebhookID, w.EventID, w.Status, w.Query, notNil(w.Body), d.channel, d.instance}
+	var fresh, live bool
+	var accepted, notified int
+	for attempt := 1; ; attempt++ {
+		err := d.pool.QueryRow(ctx, enqueueAtOnce, args...).Scan(&fresh, &live, &accepted, &notified)
+		if err == nil {
+			break
+		}
+		if attempt == txAttempts || ctx.Err() != nil || !d.lostConn(err) {
+			return store.Enqueued{}, err
+		}
+	}
+	switch {
+	case !fresh:
+		return store.Enqueued{Duplicate: true}, nil
+	case !live:
+		return store.Enqueued{Stale: true}, nil
+	case len(w.Jobs) > 0 && accepted == 0:
+		return store.Enqueued{Duplicate: true}, nil
+	}
+	return store.Enqueued{Accepted: accepted}, nil
 }
 
 // enqueue is Enqueue's transaction.

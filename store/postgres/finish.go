@@ -18,45 +18,54 @@ import (
 // store.ErrNotFound when id is not a pending job, and ErrLeaseLost when
 // this store does not hold its lease.
 func (d *DB) Complete(ctx context.Context, id uint64, done store.Done) error {
+	if done.Then == nil && done.Live == nil {
+		return d.completePlain(ctx, id)
+	}
 	return d.end(ctx, "complete", id, func(tx pgx.Tx, tok token) error {
-		var hook, digest *int64
-		var key string
-		var due time.Time
-		err := tx.QueryRow(ctx, `DELETE FROM jobs WHERE id = $1 AND claim = $2 AND dead_at IS NULL
-			RETURNING hook, digest, key, next_at`, int64(id), tok).Scan(&hook, &digest, &key, &due)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return missing(ctx, tx, id)
-		}
-		if err != nil {
-			return err
-		}
-		if done.Then != nil {
-			then := *done.Then
-			if then.Key == "" {
-				then.Key = key
-			}
-			if err := insertThen(ctx, tx, hook, then, due); err != nil {
-				return err
-			}
-		}
-		if done.Live != nil && key != "" && hook != nil {
-			_, err := tx.Exec(ctx, `INSERT INTO live (key, ref, rank, expires_at)
-				SELECT $1, $2, $3, received_at + $4::interval FROM webhooks WHERE id = $5
-				ON CONFLICT (key) DO UPDATE SET ref = excluded.ref, rank = excluded.rank,
-					expires_at = greatest(live.expires_at, excluded.expires_at)`,
-				key, notNil(done.Live.Ref), done.Live.Rank, d.dedupeFor, *hook)
-			if err != nil {
-				return fmt.Errorf("record live message: %w", err)
-			}
-		}
-		if err := d.drop(ctx, tx, hook, digest); err != nil {
-			return err
-		}
-		if done.Then != nil || key != "" { // a job queued, or the next of the Key free
-			return d.notify(ctx, tx)
-		}
-		return nil
+		return d.complete(ctx, tx, id, tok, done)
 	})
+}
+
+// complete is Complete's transaction.
+func (d *DB) complete(ctx context.Context, tx pgx.Tx, id uint64, tok token, done store.Done) error {
+
+	var hook, digest *int64
+	var key string
+	var due time.Time
+	err := tx.QueryRow(ctx, `DELETE FROM jobs WHERE id = $1 AND claim = $2 AND dead_at IS NULL
+		RETURNING hook, digest, key, next_at`, int64(id), tok).Scan(&hook, &digest, &key, &due)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return missing(ctx, tx, id)
+	}
+	if err != nil {
+		return err
+	}
+	if done.Then != nil {
+		then := *done.Then
+		if then.Key == "" {
+			then.Key = key
+		}
+		if err := insertThen(ctx, tx, hook, then, due); err != nil {
+			return err
+		}
+	}
+	if done.Live != nil && key != "" && hook != nil {
+		_, err := tx.Exec(ctx, `INSERT INTO live (key, ref, rank, expires_at)
+			SELECT $1, $2, $3, received_at + $4::interval FROM webhooks WHERE id = $5
+			ON CONFLICT (key) DO UPDATE SET ref = excluded.ref, rank = excluded.rank,
+				expires_at = greatest(live.expires_at, excluded.expires_at)`,
+			key, notNil(done.Live.Ref), done.Live.Rank, d.dedupeFor, *hook)
+		if err != nil {
+			return fmt.Errorf("record live message: %w", err)
+		}
+	}
+	if err := d.drop(ctx, tx, hook, digest); err != nil {
+		return err
+	}
+	if done.Then != nil || key != "" { // a job queued, or the next of the Key free
+		return d.notify(ctx, tx)
+	}
+	return nil
 }
 
 // Retry records a failed attempt of the leased job id; see store.Store.
@@ -127,20 +136,61 @@ func (d *DB) Kill(ctx context.Context, id uint64, k store.Kill) error {
 // when fn fails for another reason than the job being gone or not ours,
 // the job stays leased to the caller, who may try again.
 func (d *DB) end(ctx context.Context, op string, id uint64, fn func(pgx.Tx, token) error) error {
+	return d.endWith(ctx, op, id, func(l lease) error {
+		return d.tx(ctx, func(tx pgx.Tx) error { return fn(tx, l.tok) })
+	})
+}
+
+// endWith runs end, which ends the lease l of job id under op's name.
+func (d *DB) endWith(ctx context.Context, op string, id uint64, end func(l lease) error) error {
 	leave, err := d.enter(ctx)
 	if err != nil {
 		return err
 	}
 	defer leave()
 	defer d.observed(op, time.Now())
-	tok := d.take(id)
-	if err := d.tx(ctx, func(tx pgx.Tx) error { return fn(tx, tok) }); err != nil {
-		if !errors.Is(err, store.ErrNotFound) && tok != (token{}) {
-			d.hold(map[uint64]token{id: tok})
+	l := d.take(id)
+	if err := end(l); err != nil {
+		if !errors.Is(err, store.ErrNotFound) && l.tok != (token{}) {
+			d.hold(map[uint64]lease{id: l})
 		}
 		return fmt.Errorf("%s job %d: %w", op, id, err)
 	}
 	return nil
+}
+
+// completePlain is Complete without a Then or a Live. For a plain job
+// (see lease) it deletes the job and drops its webhook's reference in one
+// round trip and one (implicit) transaction; any other job takes
+// Complete's general path.
+func (d *DB) completePlain(ctx context.Context, id uint64) error {
+	return d.endWith(ctx, "complete", id, func(l lease) error {
+		if l.plain == 0 {
+			return d.tx(ctx, func(tx pgx.Tx) error { return d.complete(ctx, tx, id, l.tok, store.Done{}) })
+		}
+		var b pgx.Batch
+		b.Queue(`WITH j AS (DELETE FROM jobs WHERE id = $1 AND claim = $2 AND dead_at IS NULL RETURNING hook)
+			UPDATE webhooks SET refs = refs - 1 WHERE id = (SELECT hook FROM j) RETURNING id`, int64(id), l.tok)
+		// Sees the UPDATE above: deletes the webhook only when that took
+		// its last reference.
+		b.Queue("DELETE FROM webhooks WHERE id = $1 AND refs = 0", l.plain)
+		br := d.pool.SendBatch(ctx, &b)
+		var hook int64
+		err := br.QueryRow().Scan(&hook)
+		if err == nil {
+			_, err = br.Exec()
+		}
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			return missing(ctx, d.pool, id)
+		case err != nil && ctx.Err() == nil:
+			d.lostConn(err)
+		}
+		return err
+	})
 }
 
 // endLease ends the lease tok of job id, setting what set says as well
@@ -160,7 +210,7 @@ func endLease(ctx context.Context, tx pgx.Tx, id uint64, tok token, set string, 
 // missing explains why job id could not be ended: store.ErrNotFound when
 // it is not a pending job, ErrLeaseLost when it is one whose lease this
 // store does not hold.
-func missing(ctx context.Context, tx pgx.Tx, id uint64) error {
+func missing(ctx context.Context, tx querier, id uint64) error {
 	var pending bool
 	err := tx.QueryRow(ctx, "SELECT dead_at IS NULL FROM jobs WHERE id = $1", int64(id)).Scan(&pending)
 	switch {

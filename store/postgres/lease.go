@@ -8,9 +8,17 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
+// lease is what this store keeps of a job it holds: the claim token, and
+// for a plain job (one of a webhook, without a Key or a digest), its
+// webhook's row id, which lets Complete end it in one round trip.
+type lease struct {
+	tok   token
+	plain int64 // the webhook of a plain job; 0 for any other
+}
+
 // hold records the leases of jobs this store has claimed: the renewer
 // keeps them until they end.
-func (d *DB) hold(held map[uint64]token) {
+func (d *DB) hold(held map[uint64]lease) {
 	d.leaseMu.Lock()
 	defer d.leaseMu.Unlock()
 	for id, tok := range held {
@@ -19,22 +27,22 @@ func (d *DB) hold(held map[uint64]token) {
 }
 
 // take removes the lease of job id from those renewed, as a method is
-// about to end it, and returns its token (zero when this store does not
-// hold the job: no claim token is zero).
-func (d *DB) take(id uint64) token {
+// about to end it, and returns it (with a zero token when this store does
+// not hold the job: no claim token is zero).
+func (d *DB) take(id uint64) lease {
 	d.leaseMu.Lock()
 	defer d.leaseMu.Unlock()
-	tok := d.leases[id]
+	l := d.leases[id]
 	delete(d.leases, id)
-	return tok
+	return l
 }
 
 // held returns the leases this store holds.
 func (d *DB) held() (ids []int64, toks []token) {
 	d.leaseMu.Lock()
 	defer d.leaseMu.Unlock()
-	for id, tok := range d.leases {
-		ids, toks = append(ids, int64(id)), append(toks, tok)
+	for id, l := range d.leases {
+		ids, toks = append(ids, int64(id)), append(toks, l.tok)
 	}
 	return ids, toks
 }
@@ -86,7 +94,7 @@ func (d *DB) renew(ctx context.Context) error {
 	defer d.leaseMu.Unlock()
 	for i, id := range ids {
 		// A lease ended meanwhile by a method is gone from d.leases.
-		if !kept[id] && d.leases[uint64(id)] == toks[i] {
+		if !kept[id] && d.leases[uint64(id)].tok == toks[i] {
 			delete(d.leases, uint64(id))
 			d.log.Warn("lease lost", "job", id)
 		}

@@ -101,7 +101,7 @@ type DB struct {
 	offset atomic.Int64 // the database's clock minus the local clock, in ns
 
 	leaseMu sync.Mutex
-	leases  map[uint64]token // jobs this store holds, with their claim tokens
+	leases  map[uint64]lease // jobs this store holds, with their claim tokens
 
 	woken chan struct{}
 	stop  context.CancelFunc // ends the background goroutines
@@ -144,7 +144,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		log:       opts.Logger,
 		observe:   opts.Observe,
 		instance:  rand.Text(),
-		leases:    make(map[uint64]token),
+		leases:    make(map[uint64]lease),
 		woken:     make(chan struct{}, 1),
 	}
 	listener, err := d.setup(ctx)
@@ -334,6 +334,19 @@ func transient(err error) bool {
 // pg_terminate_backend).
 func connLost(pgErr *pgconn.PgError) bool {
 	return pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03"
+}
+
+// lostConn reports whether err, of a statement run outside tx, says the
+// connection was lost (the server ended the session, or the network
+// failed) rather than the statement failing; if so, the pool's idle
+// connections are dropped, as they are likely broken too.
+func (d *DB) lostConn(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && !connLost(pgErr) {
+		return false
+	}
+	d.pool.Reset()
+	return true
 }
 
 // notify wakes the other processes sharing the store, once the transaction
