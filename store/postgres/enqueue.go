@@ -44,6 +44,12 @@ func (d *DB) Enqueue(ctx context.Context, w store.Webhook) (store.Enqueued, erro
 	}
 	defer leave()
 	defer d.observed("enqueue", time.Now())
+	select {
+	case d.intake <- struct{}{}:
+		defer func() { <-d.intake }()
+	case <-ctx.Done():
+		return store.Enqueued{}, fmt.Errorf("enqueue webhook %q: %w", w.WebhookID, ctx.Err())
+	}
 	var res store.Enqueued
 	if slices.ContainsFunc(w.Jobs, func(nj store.NewJob) bool { return nj.Digest != nil }) {
 		err = d.tx(ctx, func(tx pgx.Tx) error {

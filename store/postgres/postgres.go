@@ -62,7 +62,8 @@ var ErrLeaseLost = fmt.Errorf("lease lost: %w", store.ErrNotFound)
 type Options struct {
 	// DSN is a libpq URL or key=value string. Its pool_max_conns sets the
 	// size of the connection pool (default: the greater of 4 and the
-	// number of CPUs), plus one connection for LISTEN.
+	// number of CPUs), plus one connection for LISTEN; Enqueue uses at
+	// most three quarters of them at once.
 	DSN string
 	// DedupeFor is how long dedupe keys, terminal marks and live records
 	// are kept after the webhook that wrote them was received; default
@@ -102,6 +103,11 @@ type DB struct {
 
 	leaseMu sync.Mutex
 	leases  map[uint64]lease // jobs this store holds, with their claim tokens
+
+	// intake holds a token per Enqueue in progress: fewer than the pool's
+	// connections, so that under a flood of webhooks claims and
+	// completions still find one at once (deliveries keep going).
+	intake chan struct{}
 
 	woken chan struct{}
 	stop  context.CancelFunc // ends the background goroutines
@@ -145,6 +151,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		observe:   opts.Observe,
 		instance:  rand.Text(),
 		leases:    make(map[uint64]lease),
+		intake:    make(chan struct{}, intakeConns(cfg.MaxConns)),
 		woken:     make(chan struct{}, 1),
 	}
 	listener, err := d.setup(ctx)
@@ -159,6 +166,13 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	go d.followClock(bg)
 	go d.listen(bg, listener)
 	return d, nil
+}
+
+// intakeConns is how many of a pool's max connections Enqueue may use at
+// once: all but a quarter (at least one), which claims, completions and
+// the other methods always find.
+func intakeConns(conns int32) int {
+	return int(max(1, conns-max(1, conns/4)))
 }
 
 // withDefaults checks o and fills in its defaults.
