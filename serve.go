@@ -24,6 +24,7 @@ import (
 
 	"github.com/hooknote/hooknote/config"
 	"github.com/hooknote/hooknote/relay"
+	"github.com/hooknote/hooknote/relay/metrics"
 	"github.com/hooknote/hooknote/store"
 )
 
@@ -139,7 +140,7 @@ type runningDaemon struct {
 	intake, admin *http.Server
 	intakeL       net.Listener
 	adminL        net.Listener
-	metrics       *relay.Metrics
+	metrics       *metrics.Set
 }
 
 // startDaemon opens the store and binds both listeners; nothing runs yet.
@@ -163,9 +164,9 @@ func startDaemon(cfg *relay.Config, log *slog.Logger) (*runningDaemon, error) {
 		return nil, fmt.Errorf("listen for admin: %w", err)
 	}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	metrics := relay.NewMetrics(reg)
-	r := relay.New(cfg, st, log, relay.Options{Metrics: metrics})
-	d := &runningDaemon{log: log, relay: r, store: st, intakeL: il, adminL: al, metrics: metrics}
+	instruments := metrics.New(reg)
+	r := relay.New(cfg, st, log, relay.Options{Metrics: instruments})
+	d := &runningDaemon{log: log, relay: r, store: st, intakeL: il, adminL: al, metrics: instruments}
 	errorLog := slog.NewLogLogger(log.Handler(), slog.LevelDebug)
 	d.intake = &http.Server{
 		Handler:           r.IntakeHandler(),

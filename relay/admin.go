@@ -199,3 +199,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc.SetIndent("", "  ")
 	enc.Encode(v)
 }
+
+// statsTimeout bounds the store's answer to a readiness probe.
+const statsTimeout = 5 * time.Second

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/hooknote/hooknote/relay/retry"
 	"github.com/hooknote/hooknote/store"
 )
 
@@ -22,9 +23,8 @@ func (r *Relay) deliver(ctx context.Context, j store.Job) (pause time.Time) {
 		r.kill(cfg, j, store.Kill{Reason: fmt.Sprintf("notifier %q is no longer configured", j.Notifier)}, log)
 		return time.Time{}
 	}
-	p := cfg.policy
-	if p.expired(j, r.now()) {
-		r.kill(cfg, j, store.Kill{Reason: fmt.Sprintf("gave up after delivery.max_age %s; last error: %s", p.maxAge, j.LastError)}, log)
+	if cfg.policy.Expired(j, r.now()) {
+		r.kill(cfg, j, store.Kill{Reason: fmt.Sprintf("gave up after delivery.max_age %s; last error: %s", cfg.File.Delivery.MaxAge.Duration, j.LastError)}, log)
 		return time.Time{}
 	}
 	// The notifier's timeout covers rendering and sending: a payload that
@@ -33,7 +33,7 @@ func (r *Relay) deliver(ctx context.Context, j store.Job) (pause time.Time) {
 	start := r.now()
 	msg, ev, happened, err := r.message(e, j, log)
 	rendered := r.now()
-	r.metrics.render(e.name, rendered.Sub(start))
+	r.metrics.Render(e.name, rendered.Sub(start))
 	if err == nil && sctx.Err() != nil {
 		err = fmt.Errorf("rendering took longer than the notifier's timeout %s: %w", e.timeout, context.DeadlineExceeded)
 	}
@@ -66,14 +66,14 @@ func (r *Relay) deliver(ctx context.Context, j store.Job) (pause time.Time) {
 		}
 		r.recorder.record("record delivery", log, func(ctx context.Context) error { return r.store.Complete(ctx, j.ID, done) }, landed)
 		if !sentAny {
-			r.metrics.attempt(e.name, "skipped", "none", took)
+			r.metrics.Attempt(e.name, "skipped", "none", took)
 			log.Debug("nothing to send")
 			return time.Time{}
 		}
-		r.metrics.attempt(e.name, "delivered", "none", took)
-		r.metrics.delivered(e.name, happened, r.now())
+		r.metrics.Attempt(e.name, "delivered", "none", took)
+		r.metrics.Delivered(e.name, happened, r.now())
 		if j.Digest != nil {
-			r.metrics.digestsSentBy(j.Digest.Reason, 1)
+			r.metrics.DigestsSentBy(j.Digest.Reason, 1)
 		}
 		log.Info("delivered", "took", took)
 		return time.Time{}
@@ -82,14 +82,14 @@ func (r *Relay) deliver(ctx context.Context, j store.Job) (pause time.Time) {
 }
 
 // sendError explains err, what a send under sctx (derived from ctx)
-// returned: cut short by shutdown (ctx cancelled) it is errInterrupted; past
+// returned: cut short by shutdown (ctx cancelled) it is retry.ErrInterrupted; past
 // the notifier's timeout it names the timeout once.
 func sendError(ctx, sctx context.Context, err error) error {
 	switch {
 	case err == nil:
 		return nil
 	case ctx.Err() != nil && errors.Is(err, context.Canceled):
-		return fmt.Errorf("%w: %w", errInterrupted, err)
+		return fmt.Errorf("%w: %w", retry.ErrInterrupted, err)
 	case errors.Is(sctx.Err(), context.DeadlineExceeded) && errors.Is(err, context.DeadlineExceeded):
 		if cause := context.Cause(sctx); cause != nil && !errors.Is(err, cause) {
 			return fmt.Errorf("%w: %w", cause, err)
@@ -102,32 +102,32 @@ func sendError(ctx, sctx context.Context, err error) error {
 // the pause Retry-After asked for.
 func (r *Relay) failed(cfg *Config, e *notifierEntry, j store.Job, err error, took time.Duration, log *slog.Logger) time.Time {
 	now := r.now()
-	d := cfg.policy.next(j, err, now)
-	if d.note != "" {
-		log.Warn(d.note)
+	d := cfg.policy.Next(j, err, now)
+	if d.Note != "" {
+		log.Warn(d.Note)
 	}
-	switch d.verdict {
-	case release:
+	switch d.Verdict {
+	case retry.Release:
 		r.recorder.record("release job", log, func(ctx context.Context) error { return r.store.Release(ctx, j.ID) },
 			func() { r.jobsDue(j.Notifier, r.now()) })
-		r.metrics.attempt(e.name, "interrupted", d.label, took)
+		r.metrics.Attempt(e.name, "interrupted", d.Label, took)
 		return time.Time{}
-	case dead:
-		r.kill(cfg, j, store.Kill{Reason: d.reason, Attempted: !errors.Is(err, errRender)}, log)
-		r.metrics.attempt(e.name, "dead", d.label, took)
+	case retry.Dead:
+		r.kill(cfg, j, store.Kill{Reason: d.Reason, Attempted: !errors.Is(err, retry.ErrRender)}, log)
+		r.metrics.Attempt(e.name, "dead", d.Label, took)
 		return time.Time{}
 	}
 	// The count of failures lives in metrics; the log says when the error
 	// changes.
 	level := slog.LevelDebug
-	if d.reason != j.LastError {
+	if d.Reason != j.LastError {
 		level = slog.LevelWarn
 	}
-	log.Log(context.Background(), level, "send failed; will retry", "error", d.reason, "retry_in", d.at.Sub(now).Round(time.Millisecond))
-	r.recorder.record("record retry", log, func(ctx context.Context) error { return r.store.Retry(ctx, j.ID, d.at, d.reason) },
-		func() { r.jobsDue(j.Notifier, d.at) })
-	r.metrics.attempt(e.name, "retry", d.label, took)
-	return d.pause
+	log.Log(context.Background(), level, "send failed; will retry", "error", d.Reason, "retry_in", d.At.Sub(now).Round(time.Millisecond))
+	r.recorder.record("record retry", log, func(ctx context.Context) error { return r.store.Retry(ctx, j.ID, d.At, d.Reason) },
+		func() { r.jobsDue(j.Notifier, d.At) })
+	r.metrics.Attempt(e.name, "retry", d.Label, took)
+	return d.Pause
 }
 
 // kill dead-letters j with k (At set to now), and enqueues the on_dead

@@ -4,11 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/hooknote/hooknote/config"
 	"github.com/hooknote/hooknote/replicate"
+	"github.com/hooknote/hooknote/rules"
 	"github.com/hooknote/hooknote/store"
 	"github.com/hooknote/hooknote/templates"
 )
@@ -19,32 +19,9 @@ import (
 // falls due and asks the store to send it (one ordinary job carrying the
 // digest), which the dispatcher then delivers like any other.
 
-// groupOf returns the group_by values of ev ("query.customId" → value)
-// and the store's group name for them (their values in group_by order).
-func groupOf(by []string, ev *replicate.Event) (map[string]string, string) {
-	values := make(map[string]string, len(by))
-	ordered := make([]string, len(by))
-	for i, g := range by {
-		var v string
-		switch {
-		case g == "model":
-			v = ev.Model
-		case g == "kind":
-			v = ev.Kind
-		case g == "status":
-			v = ev.Status
-		default:
-			v = ev.Query[strings.TrimPrefix(g, "query.")]
-		}
-		values[g], ordered[i] = v, v
-	}
-	name, _ := json.Marshal(ordered) // strings always marshal
-	return values, string(name)
-}
-
 // digestJoin is the DigestJoin of ev for rule r.
 func digestJoin(r *config.Rule, ev *replicate.Event) *store.DigestJoin {
-	values, group := groupOf(r.GroupBy, ev)
+	values, group := rules.Group(r.GroupBy, ev)
 	extra, _ := json.Marshal(values)
 	return &store.DigestJoin{Group: group, Quiet: r.Digest.Duration, MaxWait: r.MaxWait(), Max: r.MaxEvents(), Extra: extra}
 }

@@ -104,7 +104,7 @@ func (r *Relay) sendLive(ctx context.Context, e *notifierEntry, live notifiers.L
 		}
 		text, err := e.tmpl.renderThread(ev)
 		if err != nil {
-			r.metrics.fallback(e.name)
+			r.metrics.Fallback(e.name)
 			log.Error("thread template failed; no reply", "error", err)
 		}
 		if text == "" {

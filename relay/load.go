@@ -16,6 +16,7 @@ import (
 
 	"github.com/hooknote/hooknote/config"
 	"github.com/hooknote/hooknote/notifiers"
+	"github.com/hooknote/hooknote/relay/retry"
 	"github.com/hooknote/hooknote/replicate"
 	"github.com/hooknote/hooknote/rules"
 	"github.com/hooknote/hooknote/templates"
@@ -64,7 +65,7 @@ type Config struct {
 	Rules     *rules.Set
 	notifiers map[string]*notifierEntry
 	verifier  *replicate.Verifier
-	policy    policy
+	policy    retry.Policy
 }
 
 type notifierEntry struct {
@@ -98,7 +99,7 @@ func LoadText(name, src string, env config.Env, opts LoadOptions) (*Config, erro
 	if f == nil {
 		return nil, config.Place(name, src, errs)
 	}
-	c := &Config{Path: name, File: f, notifiers: map[string]*notifierEntry{}, policy: newPolicy(f.Delivery, rand.Float64)}
+	c := &Config{Path: name, File: f, notifiers: map[string]*notifierEntry{}, policy: retry.New(f.Delivery, rand.Float64)}
 	set, err := templates.New(f.Templates.Files)
 	if err != nil {
 		errs = append(errs, config.At("templates.files", err))
@@ -263,26 +264,8 @@ func (c *Config) NotifierNames() []string {
 // WriteRoutes prints the routing table: one line per rule.
 func (c *Config) WriteRoutes(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "RULE\tKIND\tSTATUS\tMODEL\tQUERY\tWHEN\tDIGEST\tNOTIFY")
-	for _, r := range c.Rules.Rules() {
-		s := c.File.Rules[r.Index]
-		var q []string
-		for _, k := range sortedKeys(s.Query) {
-			q = append(q, k+"="+s.Query[k])
-		}
-		stop := ""
-		if r.Stop {
-			stop = " (stop)"
-		}
-		digest := "-"
-		if s.Digest.Duration > 0 {
-			digest = fmt.Sprintf("%s/%s/%d", s.Digest.Duration, s.MaxWait(), s.MaxEvents())
-			if len(s.GroupBy) > 0 {
-				digest += " by " + strings.Join(s.GroupBy, ",")
-			}
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s%s\n", r.Name, orAny(s.Kind), orAny(strings.Join(s.Status, ",")),
-			orAny(s.Model), orAny(strings.Join(q, "&")), orAny(s.When), digest, strings.Join(r.Notify, ","), stop)
+	if err := c.Rules.WriteTable(tw, c.File.Rules); err != nil {
+		return err
 	}
 	fmt.Fprintln(tw)
 	fmt.Fprintln(tw, "NOTIFIER\tTYPE\tRATE\tTIMEOUT\tMESSAGES")
@@ -298,22 +281,6 @@ func (c *Config) WriteRoutes(w io.Writer) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", name, e.typ, e.rate, e.timeout, kind)
 	}
 	return tw.Flush()
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-func orAny(s string) string {
-	if s == "" {
-		return "*"
-	}
-	return s
 }
 
 func typeList(b map[string]Builder) string {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hooknote/hooknote/config"
 	"github.com/hooknote/hooknote/notifiers"
+	"github.com/hooknote/hooknote/relay/retry"
 	"github.com/hooknote/hooknote/replicate"
 	"github.com/hooknote/hooknote/store"
 	"github.com/hooknote/hooknote/templates"
@@ -56,7 +57,7 @@ func decodeNotice(j store.Job) notice {
 // built-in message (logged). It also returns the job's event (nil for a
 // digest) and when it happened (its completed_at, else its receipt; a
 // digest's last join), for the end-to-end latency. An error wraps
-// errRender: the job cannot be sent (no recipients, a stored body that no
+// retry.ErrRender: the job cannot be sent (no recipients, a stored body that no
 // longer decodes).
 func (r *Relay) message(e *notifierEntry, j store.Job, log *slog.Logger) (notifiers.Message, *replicate.Event, time.Time, error) {
 	if j.Digest != nil {
@@ -66,17 +67,17 @@ func (r *Relay) message(e *notifierEntry, j store.Job, log *slog.Logger) (notifi
 		}
 		m, tmplErr, fatal := e.tmpl.renderDigest(d, fmt.Sprintf("digest.%d.%s.%s", j.ID, j.Rule, j.Notifier))
 		if tmplErr != nil {
-			r.metrics.fallback(e.name)
+			r.metrics.Fallback(e.name)
 			log.Error("digest template failed; sending the built-in fallback", "error", tmplErr)
 		}
 		if fatal != nil {
-			return m, nil, j.Digest.Last, fmt.Errorf("%w: %w", errRender, fatal)
+			return m, nil, j.Digest.Last, fmt.Errorf("%w: %w", retry.ErrRender, fatal)
 		}
 		return m, nil, j.Digest.Last, nil
 	}
 	ev, err := r.events.decode(j)
 	if err != nil {
-		return notifiers.Message{}, nil, time.Time{}, fmt.Errorf("%w: decode stored body: %w", errRender, err)
+		return notifiers.Message{}, nil, time.Time{}, fmt.Errorf("%w: decode stored body: %w", retry.ErrRender, err)
 	}
 	happened := ev.CompletedAt
 	if happened.IsZero() {
@@ -90,15 +91,15 @@ func (r *Relay) message(e *notifierEntry, j store.Job, log *slog.Logger) (notifi
 	}
 	m, tmplErr, fatal := e.tmpl.render(ev, id)
 	if tmplErr != nil {
-		r.metrics.fallback(e.name)
+		r.metrics.Fallback(e.name)
 		log.Error("template failed; sending the built-in fallback", "error", tmplErr)
 	}
 	if fatal != nil {
-		return m, ev, happened, fmt.Errorf("%w: %w", errRender, fatal)
+		return m, ev, happened, fmt.Errorf("%w: %w", retry.ErrRender, fatal)
 	}
 	if e.checker != nil && m.Blocks != "" {
 		if err := e.checker.Check(m); err != nil {
-			r.metrics.fallback(e.name)
+			r.metrics.Fallback(e.name)
 			log.Error("blocks would be refused; sending the text alone", "error", err)
 			m.Blocks = ""
 		}
@@ -111,7 +112,7 @@ func (r *Relay) message(e *notifierEntry, j store.Job, log *slog.Logger) (notifi
 func noticeMessage(c *messageTemplates, ev *replicate.Event, dead notice, id string) (notifiers.Message, error) {
 	m, _, fatal := (&messageTemplates{to: c.to, cc: c.cc, bcc: c.bcc, channel: c.channel}).render(ev, id)
 	if fatal != nil {
-		return m, fmt.Errorf("%w: %w", errRender, fatal)
+		return m, fmt.Errorf("%w: %w", retry.ErrRender, fatal)
 	}
 	m.Subject = templates.OneLine(fmt.Sprintf("[hooknote] notification lost: %s %s (%s) via %s", ev.Kind, ev.ID, ev.Status, dead.Notifier))
 	f := c.format

@@ -25,6 +25,7 @@ import (
 
 	"github.com/hooknote/hooknote/config"
 	"github.com/hooknote/hooknote/notifiers"
+	"github.com/hooknote/hooknote/relay/metrics"
 	"github.com/hooknote/hooknote/replicate"
 	"github.com/hooknote/hooknote/store/bolt"
 	"github.com/hooknote/hooknote/templates"
@@ -151,7 +152,7 @@ func benchIntake(b *testing.B, mode string) http.Handler {
 	}
 	b.Cleanup(func() { st.Close() })
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	r := New(cfg, st, log, Options{Metrics: NewMetrics(prometheus.NewRegistry())})
+	r := New(cfg, st, log, Options{Metrics: metrics.New(prometheus.NewRegistry())})
 	return r.IntakeHandler()
 }
 

@@ -3,10 +3,10 @@ package relay
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/hooknote/hooknote/notifiers"
 	"github.com/hooknote/hooknote/replicate"
+	"github.com/hooknote/hooknote/rules"
 	"github.com/hooknote/hooknote/templates"
 )
 
@@ -35,9 +35,9 @@ func (c *Config) Previews(ev *replicate.Event) []Preview {
 		cp.Rule, cp.Notifier = rt.Rule.Name, rt.Notifier
 		p := Preview{Rule: rt.Rule.Name, Notifier: rt.Notifier, entry: e, Live: e.tmpl.live}
 		if rule := &c.File.Rules[rt.Rule.Index]; rule.Digest.Duration > 0 {
-			values, _ := groupOf(rule.GroupBy, &cp)
+			values, _ := rules.Group(rule.GroupBy, &cp)
 			p.Digest = fmt.Sprintf("would join digest %s of rule %s (sent %s after the last event joined, %s after the first at most, or at %d events)",
-				groupName(rule.GroupBy, values), rt.Rule.Name, rule.Digest.Duration, rule.MaxWait(), rule.MaxEvents())
+				rules.GroupLabel(rule.GroupBy, values), rt.Rule.Name, rule.Digest.Duration, rule.MaxWait(), rule.MaxEvents())
 			when := cp.CompletedAt // stable across runs, unlike the receipt
 			if when.IsZero() {
 				when = cp.ReceivedAt
@@ -51,19 +51,6 @@ func (c *Config) Previews(ev *replicate.Event) []Preview {
 		out = append(out, p)
 	}
 	return out
-}
-
-// groupName prints a digest group: "model=acme/upscaler
-// query.customId=batch-7", or "(one group)" without group_by.
-func groupName(by []string, values map[string]string) string {
-	if len(by) == 0 {
-		return "(one group)"
-	}
-	parts := make([]string, len(by))
-	for i, g := range by {
-		parts[i] = g + "=" + values[g]
-	}
-	return strings.Join(parts, " ")
 }
 
 // Send delivers the previewed message for real, once, within the

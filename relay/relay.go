@@ -7,6 +7,11 @@
 // constructed, rules compiled, templates parsed and rendered against the
 // samples; a reload swaps it atomically.
 //
+// Four rooms of its own hold what has no other user: relay/retry (the
+// retry policy, a pure function), relay/metrics (the Prometheus
+// instruments), relay/body (bounded reads of unverified bodies) and
+// relay/logsample (one log line per webhook, up to 100 a second).
+//
 // relay imports config, rules, replicate, templates, and the store and
 // notifiers contracts, never a store backend or a concrete notifier: main
 // injects those (Builders, a store.Store).
@@ -18,6 +23,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hooknote/hooknote/relay/logsample"
+	"github.com/hooknote/hooknote/relay/metrics"
 	"github.com/hooknote/hooknote/store"
 )
 
@@ -34,18 +41,18 @@ type Relay struct {
 	ping       chan chan struct{}
 	draining   atomic.Bool
 	ready      atomic.Bool
-	metrics    *Metrics
-	requests   atomic.Uint64 // numbers the webhooks received, for log lines
-	events     eventCache    // decoded webhooks, shared by their jobs
-	recorder   recorder      // writes the outcome of each attempt
-	due        dueNotes      // jobs that fell due, for the sleeping dispatcher
-	webhookLog webhookLog    // which webhooks get a log line
+	metrics    *metrics.Set
+	requests   atomic.Uint64    // numbers the webhooks received, for log lines
+	events     eventCache       // decoded webhooks, shared by their jobs
+	recorder   recorder         // writes the outcome of each attempt
+	due        dueNotes         // jobs that fell due, for the sleeping dispatcher
+	webhookLog logsample.Window // which webhooks get a log line
 }
 
 // Options are Relay's optional dependencies.
 type Options struct {
 	Now     func() time.Time // default processClock()
-	Metrics *Metrics         // nil: no metrics
+	Metrics *metrics.Set     // nil: no metrics
 }
 
 // New returns a Relay serving cfg from st.
@@ -60,9 +67,7 @@ func New(cfg *Config, st store.Store, log *slog.Logger, opts Options) *Relay {
 	default:
 		r.now = processClock()
 	}
-	if r.metrics != nil {
-		r.metrics.reg.MustRegister(newStoreCollector(st))
-	}
+	r.metrics.WatchStore(st)
 	r.cfg.Store(cfg)
 	r.ready.Store(true)
 	return r

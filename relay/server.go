@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hooknote/hooknote/relay/body"
 	"github.com/hooknote/hooknote/replicate"
 	"github.com/hooknote/hooknote/rules"
 	"github.com/hooknote/hooknote/store"
@@ -40,7 +41,7 @@ func (r *Relay) IntakeHandler() http.Handler {
 	in := &intake{
 		r:        r,
 		slots:    make(chan struct{}, srv.MaxInFlight),
-		buffered: &byteBudget{limit: int64(srv.MaxBuffered)},
+		buffered: body.NewBudget(int64(srv.MaxBuffered)),
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", healthz)
@@ -52,7 +53,7 @@ func (r *Relay) IntakeHandler() http.Handler {
 type intake struct {
 	r        *Relay
 	slots    chan struct{} // verified webhooks in flight
-	buffered *byteBudget   // bytes of bodies not yet verified
+	buffered *body.Budget  // bytes of bodies not yet verified
 }
 
 func healthz(w http.ResponseWriter, _ *http.Request) {
@@ -82,7 +83,7 @@ func (in *intake) serve(w http.ResponseWriter, req *http.Request) {
 	}
 	reply(w, o.status, o.answer)
 	took := time.Since(start)
-	in.r.metrics.webhook(o.result, took)
+	in.r.metrics.Webhook(o.result, took)
 	level := slog.LevelInfo
 	if o.status >= 400 {
 		level = slog.LevelWarn
@@ -121,18 +122,18 @@ func (in *intake) handle(w http.ResponseWriter, req *http.Request) outcome {
 			return failure(http.StatusUnauthorized, "bad_signature", err.Error(), err)
 		}
 	}
-	br := &bodyReader{budget: in.buffered}
-	defer br.release()
-	body, err := br.read(w, req, int64(srv.MaxBody), srv.ReadTimeout.Duration)
+	br := body.NewReader(in.buffered)
+	defer br.Release()
+	raw, err := br.Read(w, req, int64(srv.MaxBody), srv.ReadTimeout.Duration)
 	if err != nil {
 		return bodyFailure(err)
 	}
 	if cfg.verifier != nil {
-		if err := cfg.verifier.Verify(req.Header, body); err != nil {
+		if err := cfg.verifier.Verify(req.Header, raw); err != nil {
 			return failure(http.StatusUnauthorized, "bad_signature", err.Error(), err)
 		}
 	}
-	br.release() // verified: from here on it counts as a webhook in flight
+	br.Release() // verified: from here on it counts as a webhook in flight
 	select {
 	case in.slots <- struct{}{}:
 		defer func() { <-in.slots }()
@@ -141,7 +142,7 @@ func (in *intake) handle(w http.ResponseWriter, req *http.Request) outcome {
 		o.retry = true
 		return o
 	}
-	return r.enqueue(req, cfg, body)
+	return r.enqueue(req, cfg, raw)
 }
 
 // bodyFailure is the answer to a body that could not be read.
@@ -151,7 +152,7 @@ func bodyFailure(err error) outcome {
 	switch {
 	case errors.As(err, &mbe):
 		return failure(http.StatusRequestEntityTooLarge, "too_large", "body larger than server.max_body", nil)
-	case errors.Is(err, errBusy):
+	case errors.Is(err, body.ErrBusy):
 		o := failure(http.StatusServiceUnavailable, "unavailable", "too many unverified bytes buffered; retry later", nil)
 		o.retry = true
 		return o
@@ -218,7 +219,7 @@ func (r *Relay) enqueue(req *http.Request, cfg *Config, body []byte) outcome {
 			}
 		}
 		if digests > 0 {
-			r.metrics.digestJoined(min(digests, res.Accepted))
+			r.metrics.DigestJoined(min(digests, res.Accepted))
 			r.wakeDigests()
 		}
 	}
@@ -272,4 +273,16 @@ func (c *Config) jobsFor(ev *replicate.Event, routes []rules.Route) []store.NewJ
 		jobs = append(jobs, nj)
 	}
 	return jobs
+}
+
+// logWebhook writes the line of one webhook, or counts it when the second
+// has had its share.
+func (r *Relay) logWebhook(ctx context.Context, now time.Time, level slog.Level, result string, attrs []slog.Attr) {
+	ok, summary := r.webhookLog.Admit(now, result)
+	if summary != "" {
+		r.log.LogAttrs(ctx, slog.LevelInfo, "webhooks not logged one by one (more than 100 in a second)", slog.String("results", summary))
+	}
+	if ok {
+		r.log.LogAttrs(ctx, level, "webhook", attrs...)
+	}
 }

@@ -1,4 +1,9 @@
-package relay
+// Package body reads the bodies of unauthenticated requests within bounds
+// (DESIGN §5 "Resource bounds"): a size limit, a minimum rate after a grace
+// period, a deadline, and one byte budget shared by every body not yet
+// verified (server.max_buffered), whose reservation grows only as bytes
+// arrive. It imports nothing of hooknote.
+package body
 
 import (
 	"errors"
@@ -18,19 +23,19 @@ const (
 	firstChunk  = 64 << 10 // the buffer's first size when the length is unknown or large
 )
 
-// errBusy means the bytes of unverified bodies are at server.max_buffered.
-var errBusy = errors.New("too many unverified bytes buffered")
+// ErrBusy means the bytes of unverified bodies are at server.max_buffered.
+var ErrBusy = errors.New("too many unverified bytes buffered")
 
-// byteBudget counts bytes held by bodies not yet verified, all requests
-// together, against server.max_buffered.
-type byteBudget struct {
+// Budget counts bytes held by bodies not yet verified, all requests
+// together, against server.max_buffered. Make it with NewBudget.
+type Budget struct {
 	limit int64
 	used  atomic.Int64
 }
 
 // take reserves n bytes, or nothing and false when that would pass the
 // limit.
-func (b *byteBudget) take(n int64) bool {
+func (b *Budget) take(n int64) bool {
 	if b.used.Add(n) > b.limit {
 		b.used.Add(-n)
 		return false
@@ -38,27 +43,33 @@ func (b *byteBudget) take(n int64) bool {
 	return true
 }
 
-func (b *byteBudget) give(n int64) { b.used.Add(-n) }
+func (b *Budget) give(n int64) { b.used.Add(-n) }
 
-// bodyReader reads one request body into a buffer whose capacity is
-// reserved in the budget; release returns the reservation (once the body is
+// NewBudget is a budget of limit bytes.
+func NewBudget(limit int64) *Budget { return &Budget{limit: limit} }
+
+// NewReader is a reader whose buffer is reserved in b.
+func NewReader(b *Budget) *Reader { return &Reader{budget: b} }
+
+// Reader reads one request body into a buffer whose capacity is
+// reserved in the budget; Release returns the reservation (once the body is
 // verified, or when the request ends).
-type bodyReader struct {
-	budget *byteBudget
+type Reader struct {
+	budget *Budget
 	held   int64
 }
 
-// release returns what the reader holds of the budget.
-func (br *bodyReader) release() {
+// Release returns what the reader holds of the budget.
+func (br *Reader) Release() {
 	br.budget.give(br.held)
 	br.held = 0
 }
 
-// read reads req's body, at most limit bytes (an *http.MaxBytesError
+// Read reads req's body, at most limit bytes (an *http.MaxBytesError
 // beyond), under the minimum rate and the deadline start+timeout (an error
 // whose Timeout() is true when too slow), growing its buffer only as bytes
-// arrive (errBusy when the budget has no room for it).
-func (br *bodyReader) read(w http.ResponseWriter, req *http.Request, limit int64, timeout time.Duration) ([]byte, error) {
+// arrive (ErrBusy when the budget has no room for it).
+func (br *Reader) Read(w http.ResponseWriter, req *http.Request, limit int64, timeout time.Duration) ([]byte, error) {
 	if req.ContentLength > limit {
 		return nil, &http.MaxBytesError{Limit: limit}
 	}
@@ -101,9 +112,9 @@ func (br *bodyReader) read(w http.ResponseWriter, req *http.Request, limit int64
 
 // grow returns buf with capacity size, its reservation taken from the
 // budget first (the old buffer's given back once copied).
-func (br *bodyReader) grow(buf []byte, size int64) ([]byte, error) {
+func (br *Reader) grow(buf []byte, size int64) ([]byte, error) {
 	if !br.budget.take(size) {
-		return nil, errBusy
+		return nil, ErrBusy
 	}
 	grown := make([]byte, len(buf), size)
 	copy(grown, buf)

@@ -1,4 +1,8 @@
-package relay
+// Package metrics is hooknote's Prometheus instruments (DESIGN §5): what
+// relay counts as it receives, renders, sends and records, and the gauges
+// read from the store at scrape time. It imports store only; a nil *Set
+// records nothing.
+package metrics
 
 import (
 	"context"
@@ -9,9 +13,9 @@ import (
 	"github.com/hooknote/hooknote/store"
 )
 
-// Metrics are hooknote's Prometheus metrics. Build them with NewMetrics on
-// the registry the admin listener serves; a nil *Metrics records nothing.
-type Metrics struct {
+// Set is hooknote's Prometheus metrics. Build it with New on the registry
+// the admin listener serves; a nil *Set records nothing.
+type Set struct {
 	webhooks      *prometheus.CounterVec
 	notifications *prometheus.CounterVec
 	fallbacks     *prometheus.CounterVec
@@ -27,9 +31,9 @@ type Metrics struct {
 	reg           prometheus.Registerer
 }
 
-// NewMetrics registers hooknote's metrics on reg.
-func NewMetrics(reg prometheus.Registerer) *Metrics {
-	m := &Metrics{
+// New registers hooknote's metrics on reg.
+func New(reg prometheus.Registerer) *Set {
+	m := &Set{
 		reg: reg,
 		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hooknote_webhooks_received_total",
@@ -97,8 +101,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-// statsTimeout bounds the store's answer to a scrape or a readiness probe.
+// statsTimeout bounds the store's answer to a scrape.
 const statsTimeout = 5 * time.Second
+
+// WatchStore registers the gauges read from st at scrape time: queue
+// depth, dead letters, open digests.
+func (m *Set) WatchStore(st store.Store) {
+	if m != nil {
+		m.reg.MustRegister(newStoreCollector(st))
+	}
+}
 
 // storeCollector reads queue depth and dead letters from the store at
 // scrape time.
@@ -138,7 +150,7 @@ func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 // Reloaded records a config reload's outcome.
-func (m *Metrics) Reloaded(ok bool) {
+func (m *Set) Reloaded(ok bool) {
 	if m == nil {
 		return
 	}
@@ -152,7 +164,8 @@ func (m *Metrics) Reloaded(ok bool) {
 	m.reloadOK.Set(0)
 }
 
-func (m *Metrics) webhook(result string, took time.Duration) {
+// Webhook records a webhook answered with result after took.
+func (m *Set) Webhook(result string, took time.Duration) {
 	if m == nil {
 		return
 	}
@@ -160,7 +173,8 @@ func (m *Metrics) webhook(result string, took time.Duration) {
 	m.ack.Observe(took.Seconds())
 }
 
-func (m *Metrics) attempt(notifier, result, reason string, took time.Duration) {
+// Attempt records one delivery attempt: its result and failure reason, and how long the send took.
+func (m *Set) Attempt(notifier, result, reason string, took time.Duration) {
 	if m == nil {
 		return
 	}
@@ -170,34 +184,39 @@ func (m *Metrics) attempt(notifier, result, reason string, took time.Duration) {
 	}
 }
 
-func (m *Metrics) render(notifier string, took time.Duration) {
+// Render records how long decoding and rendering one message took.
+func (m *Set) Render(notifier string, took time.Duration) {
 	if m == nil {
 		return
 	}
 	m.renders.WithLabelValues(notifier).Observe(took.Seconds())
 }
 
-func (m *Metrics) delivered(notifier string, since time.Time, now time.Time) {
+// Delivered records the time from the event (since) to its delivery.
+func (m *Set) Delivered(notifier string, since time.Time, now time.Time) {
 	if m == nil || since.IsZero() {
 		return
 	}
 	m.endToEnd.WithLabelValues(notifier).Observe(now.Sub(since).Seconds())
 }
 
-func (m *Metrics) fallback(notifier string) {
+// Fallback records a message sent with the built-in fallback.
+func (m *Set) Fallback(notifier string) {
 	if m == nil {
 		return
 	}
 	m.fallbacks.WithLabelValues(notifier).Inc()
 }
 
-func (m *Metrics) digestJoined(n int) {
+// DigestJoined records n events joining digests.
+func (m *Set) DigestJoined(n int) {
 	if m != nil {
 		m.digestEvents.Add(float64(n))
 	}
 }
 
-func (m *Metrics) digestsSentBy(reason string, n int) {
+// DigestsSentBy records n digests sent, by why they were sent.
+func (m *Set) DigestsSentBy(reason string, n int) {
 	if m != nil && n > 0 {
 		m.digestsSent.WithLabelValues(reason).Add(float64(n))
 	}

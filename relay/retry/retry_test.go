@@ -1,4 +1,4 @@
-package relay
+package retry
 
 import (
 	"context"
@@ -16,7 +16,7 @@ import (
 // failed attempt.
 func TestPolicyNext(t *testing.T) {
 	now := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
-	p := policy{maxAttempts: 5, maxAge: time.Hour, backoff: 2 * time.Second, maxBackoff: time.Minute,
+	p := Policy{maxAttempts: 5, maxAge: time.Hour, backoff: 2 * time.Second, maxBackoff: time.Minute,
 		jitter: func() float64 { return 1 }} // the top of each jitter range
 	fresh := store.Job{FirstAt: now.Add(-time.Minute)}
 	third := store.Job{FirstAt: now.Add(-time.Minute), Attempts: 2}
@@ -28,52 +28,52 @@ func TestPolicyNext(t *testing.T) {
 		name string
 		job  store.Job
 		err  error
-		want decision
+		want Decision
 	}{
 		{name: "transient: first retry after backoff",
 			job: fresh, err: boom,
-			want: decision{verdict: retry, at: now.Add(2 * time.Second), reason: "boom", label: "other"}},
+			want: Decision{Verdict: Retry, At: now.Add(2 * time.Second), Reason: "boom", Label: "other"}},
 		{name: "transient: backoff doubles",
 			job: third, err: boom,
-			want: decision{verdict: retry, at: now.Add(8 * time.Second), reason: "boom", label: "other"}},
+			want: Decision{Verdict: Retry, At: now.Add(8 * time.Second), Reason: "boom", Label: "other"}},
 		{name: "transient: never past max_age",
 			job: nearlyOld, err: boom,
-			want: decision{verdict: retry, at: now.Add(3 * time.Second), reason: "boom", label: "other"}},
+			want: Decision{Verdict: Retry, At: now.Add(3 * time.Second), Reason: "boom", Label: "other"}},
 		{name: "permanent: dead at once",
 			job: fresh, err: notifiers.Permanent(errors.New("channel_not_found")),
-			want: decision{verdict: dead, reason: "channel_not_found", label: "rejected"}},
+			want: Decision{Verdict: Dead, Reason: "channel_not_found", Label: "rejected"}},
 		{name: "unrenderable: dead at once",
-			job: fresh, err: fmt.Errorf("%w: no recipients", errRender),
-			want: decision{verdict: dead, reason: "render message: no recipients", label: "template"}},
+			job: fresh, err: fmt.Errorf("%w: no recipients", ErrRender),
+			want: Decision{Verdict: Dead, Reason: "render message: no recipients", Label: "template"}},
 		{name: "Retry-After: waits that long and pauses the notifier",
 			job: fresh, err: notifiers.RetryAfter(errors.New("429"), 30*time.Second),
-			want: decision{verdict: retry, at: now.Add(30 * time.Second), pause: now.Add(30 * time.Second), reason: "429", label: "rate_limited"}},
+			want: Decision{Verdict: Retry, At: now.Add(30 * time.Second), Pause: now.Add(30 * time.Second), Reason: "429", Label: "rate_limited"}},
 		{name: "Retry-After: capped at max_backoff",
 			job: fresh, err: notifiers.RetryAfter(errors.New("429"), 4294967295*time.Second),
-			want: decision{verdict: retry, at: now.Add(time.Minute), pause: now.Add(time.Minute), reason: "429", label: "rate_limited",
-				note: "Retry-After 1193046h28m15s capped at delivery.max_backoff 1m0s"}},
+			want: Decision{Verdict: Retry, At: now.Add(time.Minute), Pause: now.Add(time.Minute), Reason: "429", Label: "rate_limited",
+				Note: "Retry-After 1193046h28m15s capped at delivery.max_backoff 1m0s"}},
 		{name: "Retry-After: never past max_age",
 			job: nearlyOld, err: notifiers.RetryAfter(errors.New("429"), 30*time.Second),
-			want: decision{verdict: retry, at: now.Add(3 * time.Second), pause: now.Add(3 * time.Second), reason: "429", label: "rate_limited"}},
+			want: Decision{Verdict: Retry, At: now.Add(3 * time.Second), Pause: now.Add(3 * time.Second), Reason: "429", Label: "rate_limited"}},
 		{name: "max_attempts: the last attempt failed",
 			job: last, err: boom,
-			want: decision{verdict: dead, reason: "gave up after 5 attempts: boom", label: "other"}},
+			want: Decision{Verdict: Dead, Reason: "gave up after 5 attempts: boom", Label: "other"}},
 		{name: "max_age: passed",
 			job: old, err: boom,
-			want: decision{verdict: dead, reason: "gave up after delivery.max_age 1h0m0s: boom", label: "other"}},
+			want: Decision{Verdict: Dead, Reason: "gave up after delivery.max_age 1h0m0s: boom", Label: "other"}},
 		{name: "interrupted by shutdown: released",
-			job: last, err: fmt.Errorf("%w: %w", errInterrupted, context.Canceled),
-			want: decision{verdict: release, reason: "send interrupted by shutdown: context canceled", label: "interrupted"}},
+			job: last, err: fmt.Errorf("%w: %w", ErrInterrupted, context.Canceled),
+			want: Decision{Verdict: Release, Reason: "send interrupted by shutdown: context canceled", Label: "interrupted"}},
 		{name: "timeout: transient",
 			job: fresh, err: fmt.Errorf("send took longer than the notifier's timeout 10s: %w", context.DeadlineExceeded),
-			want: decision{verdict: retry, at: now.Add(2 * time.Second), reason: "send took longer than the notifier's timeout 10s: context deadline exceeded", label: "timeout"}},
+			want: Decision{Verdict: Retry, At: now.Add(2 * time.Second), Reason: "send took longer than the notifier's timeout 10s: context deadline exceeded", Label: "timeout"}},
 		{name: "network: transient",
 			job: fresh, err: &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")},
-			want: decision{verdict: retry, at: now.Add(2 * time.Second), reason: "dial tcp: connection refused", label: "network"}},
+			want: Decision{Verdict: Retry, At: now.Add(2 * time.Second), Reason: "dial tcp: connection refused", Label: "network"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := p.next(tt.job, tt.err, now)
+			got := p.Next(tt.job, tt.err, now)
 			if got != tt.want {
 				t.Errorf("next(attempts %d, %q) =\n%+v\nwant\n%+v", tt.job.Attempts, tt.err, got, tt.want)
 			}
@@ -86,13 +86,13 @@ func TestPolicyNext(t *testing.T) {
 func TestBackoffBounds(t *testing.T) {
 	for _, n := range []int{1, 2, 3, 10, 63, 64, 1000} {
 		for _, j := range []float64{0, 0.5, 1} {
-			got := backoff(n, time.Second, time.Minute, func() float64 { return j })
+			got := Backoff(n, time.Second, time.Minute, func() float64 { return j })
 			ceiling := time.Minute
 			if n < 7 {
 				ceiling = time.Second << (n - 1)
 			}
 			if got < 100*time.Millisecond || got > ceiling {
-				t.Errorf("backoff(%d, jitter %v) = %v, want within [100ms, %v]", n, j, got, ceiling)
+				t.Errorf("Backoff(%d, jitter %v) = %v, want within [100ms, %v]", n, j, got, ceiling)
 			}
 		}
 	}
