@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -11,15 +14,22 @@ import (
 // import of hooknote itself. A key ending in "/*" covers every package below
 // that directory. main (the composition root) and bench may import anything.
 var layers = map[string][]string{
-	"replicate":   {},
-	"store":       {},
-	"notifiers":   {},
-	"config":      {"notifiers"},
-	"rules":       {"config", "replicate"},
-	"templates":   {"replicate"},
-	"relay":       {"config", "rules", "replicate", "templates", "store", "notifiers"},
-	"store/*":     {"store"},
-	"notifiers/*": {"notifiers"},
+	"replicate": {},
+	"store":     {},
+	"notifiers": {},
+	"config":    {"notifiers"},
+	"rules":     {"config", "replicate"},
+	"templates": {"replicate"},
+	"relay": {"config", "rules", "replicate", "templates", "store", "notifiers",
+		"relay/body", "relay/logsample", "relay/metrics", "relay/retry"},
+	// relay's own rooms: the retry policy, the metrics, bounded body
+	// reads, log sampling.
+	"relay/retry":     {"config", "notifiers", "store"},
+	"relay/metrics":   {"store"},
+	"relay/body":      {},
+	"relay/logsample": {},
+	"store/*":         {"store"},
+	"notifiers/*":     {"notifiers"},
 }
 
 // TestLayering keeps imports flowing one way (DESIGN §2, STYLE 1): every
@@ -66,4 +76,38 @@ func allowedImports(pkg string) ([]string, bool) {
 		}
 	}
 	return nil, false
+}
+
+// Size limits (STYLE): no file of code over maxFileLines lines, no package
+// over maxPackageLines (tests not counted): a room that outgrows them is
+// split, not stretched.
+const (
+	maxFileLines    = 400
+	maxPackageLines = 2500
+)
+
+// TestSizes holds the size limits for every package of the module.
+func TestSizes(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", `{{.Dir}} {{join .GoFiles " "}}`, "./...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		fields := strings.Fields(line)
+		total := 0
+		for _, f := range fields[1:] {
+			b, err := os.ReadFile(filepath.Join(fields[0], f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := bytes.Count(b, []byte("\n"))
+			if n > maxFileLines {
+				t.Errorf("%s/%s: %d lines, over %d", fields[0], f, n, maxFileLines)
+			}
+			total += n
+		}
+		if total > maxPackageLines {
+			t.Errorf("%s: %d lines of code, over %d", fields[0], total, maxPackageLines)
+		}
+	}
 }
