@@ -29,7 +29,7 @@ func (r *Relay) deliver(ctx context.Context, j store.Job) (pause time.Time) {
 	}
 	// The notifier's timeout covers rendering and sending: a payload that
 	// is slow to render costs its own notification's time, no more.
-	sctx, cancel := context.WithTimeoutCause(ctx, e.timeout, fmt.Errorf("send took longer than the notifier's timeout %s", e.timeout))
+	sctx, cancel := context.WithTimeoutCause(ctx, e.timeout, timeoutError{e.timeout})
 	start := r.now()
 	msg, ev, happened, err := r.message(e, j, log)
 	rendered := r.now()
@@ -82,21 +82,33 @@ func (r *Relay) deliver(ctx context.Context, j store.Job) (pause time.Time) {
 }
 
 // sendError explains err, what a send under sctx (derived from ctx)
-// returned: cut short by shutdown (ctx cancelled) it is retry.ErrInterrupted; past
-// the notifier's timeout it names the timeout once.
+// returned: cut short by shutdown (ctx cancelled) it is
+// retry.ErrInterrupted; past the notifier's timeout it names the timeout
+// once, and is a timeout (context.DeadlineExceeded) whatever the notifier's
+// library made of it (some keep only the text of the error).
 func sendError(ctx, sctx context.Context, err error) error {
 	switch {
 	case err == nil:
 		return nil
 	case ctx.Err() != nil && errors.Is(err, context.Canceled):
 		return fmt.Errorf("%w: %w", retry.ErrInterrupted, err)
-	case errors.Is(sctx.Err(), context.DeadlineExceeded) && errors.Is(err, context.DeadlineExceeded):
+	case ctx.Err() == nil && errors.Is(sctx.Err(), context.DeadlineExceeded):
 		if cause := context.Cause(sctx); cause != nil && !errors.Is(err, cause) {
 			return fmt.Errorf("%w: %w", cause, err)
 		}
 	}
 	return err
 }
+
+// timeoutError is the cause of a send cut off at the notifier's timeout.
+type timeoutError struct{ timeout time.Duration }
+
+func (e timeoutError) Error() string {
+	return fmt.Sprintf("send took longer than the notifier's timeout %s", e.timeout)
+}
+
+// Is makes it a context.DeadlineExceeded, for errors.Is.
+func (e timeoutError) Is(target error) bool { return target == context.DeadlineExceeded }
 
 // failed records a failed attempt as the retry policy decides, and returns
 // the pause Retry-After asked for.
