@@ -68,6 +68,17 @@ type outcome struct {
 	result string // the metrics label: accepted, duplicate, bad_signature, …
 	attrs  []slog.Attr
 	retry  bool // 503 with Retry-After
+	// unread: answered before the body was read whole. The connection is
+	// closed after the answer: net/http would otherwise read up to 256 KiB
+	// of the rest first, and a client trickling it would hold the answer
+	// until read_timeout.
+	unread bool
+}
+
+// notRead marks o as answered without reading the body.
+func notRead(o outcome) outcome {
+	o.unread = true
+	return o
 }
 
 // serve is the intake: verify the headers, read the body, verify it,
@@ -80,6 +91,9 @@ func (in *intake) serve(w http.ResponseWriter, req *http.Request) {
 	}
 	if o.status == http.StatusMethodNotAllowed {
 		w.Header().Set("Allow", http.MethodPost)
+	}
+	if o.unread {
+		w.Header().Set("Connection", "close")
 	}
 	reply(w, o.status, o.answer)
 	took := time.Since(start)
@@ -107,26 +121,26 @@ func failure(status int, result, msg string, err error) outcome {
 func (in *intake) handle(w http.ResponseWriter, req *http.Request) outcome {
 	r := in.r
 	if req.Method != http.MethodPost {
-		return failure(http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed; webhooks are POSTed", nil)
+		return notRead(failure(http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed; webhooks are POSTed", nil))
 	}
 	if r.draining.Load() {
-		return failure(http.StatusServiceUnavailable, "unavailable", "shutting down", nil)
+		return notRead(failure(http.StatusServiceUnavailable, "unavailable", "shutting down", nil))
 	}
 	cfg := r.cfg.Load()
 	srv := cfg.File.Server
 	if req.ContentLength > int64(srv.MaxBody) {
-		return bodyFailure(&http.MaxBytesError{Limit: int64(srv.MaxBody)})
+		return notRead(bodyFailure(&http.MaxBytesError{Limit: int64(srv.MaxBody)}))
 	}
 	if cfg.verifier != nil {
 		if err := cfg.verifier.CheckHeaders(req.Header); err != nil {
-			return failure(http.StatusUnauthorized, "bad_signature", err.Error(), err)
+			return notRead(failure(http.StatusUnauthorized, "bad_signature", err.Error(), err))
 		}
 	}
 	br := body.NewReader(in.buffered)
 	defer br.Release()
 	raw, err := br.Read(w, req, int64(srv.MaxBody), srv.ReadTimeout.Duration)
 	if err != nil {
-		return bodyFailure(err)
+		return notRead(bodyFailure(err))
 	}
 	if cfg.verifier != nil {
 		if err := cfg.verifier.Verify(req.Header, raw); err != nil {

@@ -1,11 +1,14 @@
 package relay
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -235,4 +238,32 @@ func TestIntakeInFlightCap(t *testing.T) {
 		t.Errorf("slow request = %d, want 200 once its body arrived", code)
 	}
 	close(bs.entered)
+}
+
+// TestIntakeEarlyAnswerCloses: a request answered before its body was read
+// (here: no Standard Webhooks headers) gets its answer at once and the
+// connection is closed, even while the client holds back the rest of a
+// small body; net/http would otherwise read that rest first, and a client
+// trickling it would hold the 401 until the server's read timeout.
+func TestIntakeEarlyAnswerCloses(t *testing.T) {
+	r := newTestRelay(t, nil)
+	srv := httptest.NewUnstartedServer(r.IntakeHandler())
+	srv.Config.ReadTimeout = time.Hour // only the fix can answer in time
+	srv.Start()
+	defer srv.Close()
+	c, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "POST /webhooks/replicate HTTP/1.1\r\nHost: hooknote\r\nContent-Length: 1000\r\n\r\n{")
+	c.SetReadDeadline(time.Now().Add(time.Minute)) // a failure, not a measurement: the answer is due at once
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("no answer while the body is held back: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized || !resp.Close {
+		t.Errorf("answer %d, Connection: close %v; want 401 and the connection closed", resp.StatusCode, resp.Close)
+	}
 }
