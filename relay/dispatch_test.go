@@ -255,9 +255,9 @@ func TestTemplateFallback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, tmplErr, fatal := cfg.notifiers["a"].tmpl.render(ev, "id")
-	if tmplErr == nil || fatal != nil {
-		t.Fatalf("render: tmplErr=%v fatal=%v, want a template error only", tmplErr, fatal)
+	m, fatal := cfg.notifiers["a"].tmpl.render(ev, "id")
+	if m.Fallback == nil || fatal != nil {
+		t.Fatalf("render: fallback=%v fatal=%v, want a template error only", m.Fallback, fatal)
 	}
 	for _, want := range []string{"prediction", "r8p2kq5t9hrj00cm4x3z1w7v6e", "failed", "acme/upscaler", "https://replicate.com/p/"} {
 		if !strings.Contains(m.Text, want) {
@@ -274,8 +274,8 @@ func TestRawInTemplates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, tmplErr, fatal := cfg.notifiers["a"].tmpl.render(ev, "id")
-	if tmplErr != nil || fatal != nil || m.Text != "api completed" {
-		t.Errorf("render = %q, %v, %v, want %q", m.Text, tmplErr, fatal, "api completed")
+	m, fatal := cfg.notifiers["a"].tmpl.render(ev, "id")
+	if m.Fallback != nil || fatal != nil || m.Text != "api completed" {
+		t.Errorf("render = %q, %v, %v, want %q", m.Text, m.Fallback, fatal, "api completed")
 	}
 }

@@ -203,16 +203,16 @@ func (c *Config) renderSamples(samples []replicate.Sample) []error {
 		for _, name := range c.NotifierNames() {
 			e := c.notifiers[name]
 			ev.Rule, ev.Notifier = "sample", name
-			m, tmplErr, fatal := e.tmpl.render(ev, "sample")
+			m, fatal := e.tmpl.render(ev, "sample")
 			if errors.Is(fatal, errNoRecipients) {
 				fatal = nil // recipients from the query may be absent in a sample
 			}
 			var checkErr error
-			if e.checker != nil && tmplErr == nil {
-				checkErr = e.checker.Check(m)
+			if e.checker != nil && m.Fallback == nil {
+				checkErr = e.checker.Check(m.Message)
 			}
 			_, threadErr := e.tmpl.renderThread(ev)
-			if err := errors.Join(tmplErr, fatal, checkErr, threadErr); err != nil {
+			if err := errors.Join(m.Fallback, fatal, checkErr, threadErr); err != nil {
 				errs = append(errs, config.Errorf(e.path, "rendering sample %q: %w", s.Name, err))
 			}
 		}
@@ -223,11 +223,11 @@ func (c *Config) renderSamples(samples []replicate.Sample) []error {
 	for _, name := range c.NotifierNames() {
 		e := c.notifiers[name]
 		d := templates.NewDigest("sample", name, map[string]string{"model": events[0].Model}, at, at.Add(time.Minute), events)
-		_, tmplErr, fatal := e.tmpl.renderDigest(d, "sample")
+		m, fatal := e.tmpl.renderDigest(d, "sample")
 		if errors.Is(fatal, errNoRecipients) {
 			fatal = nil
 		}
-		if err := errors.Join(tmplErr, fatal); err != nil {
+		if err := errors.Join(m.Fallback, fatal); err != nil {
 			errs = append(errs, config.Errorf(e.path, "rendering a digest of the samples: %w", err))
 		}
 	}

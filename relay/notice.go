@@ -65,15 +65,15 @@ func (r *Relay) message(e *notifierEntry, j store.Job, log *slog.Logger) (notifi
 		if len(skipped) > 0 {
 			log.Error("digest events left out: their stored bodies no longer decode", "error", errors.Join(skipped...))
 		}
-		m, tmplErr, fatal := e.tmpl.renderDigest(d, fmt.Sprintf("digest.%d.%s.%s", j.ID, j.Rule, j.Notifier))
-		if tmplErr != nil {
+		m, fatal := e.tmpl.renderDigest(d, fmt.Sprintf("digest.%d.%s.%s", j.ID, j.Rule, j.Notifier))
+		if m.Fallback != nil {
 			r.metrics.Fallback(e.name)
-			log.Error("digest template failed; sending the built-in fallback", "error", tmplErr)
+			log.Error("digest template failed; sending the built-in fallback", "error", m.Fallback)
 		}
 		if fatal != nil {
-			return m, nil, j.Digest.Last, fmt.Errorf("%w: %w", retry.ErrRender, fatal)
+			return m.Message, nil, j.Digest.Last, fmt.Errorf("%w: %w", retry.ErrRender, fatal)
 		}
-		return m, nil, j.Digest.Last, nil
+		return m.Message, nil, j.Digest.Last, nil
 	}
 	ev, err := r.events.decode(j)
 	if err != nil {
@@ -89,11 +89,12 @@ func (r *Relay) message(e *notifierEntry, j store.Job, log *slog.Logger) (notifi
 		m, err := noticeMessage(e.tmpl, ev, decodeNotice(j), id)
 		return m, ev, happened, err
 	}
-	m, tmplErr, fatal := e.tmpl.render(ev, id)
-	if tmplErr != nil {
+	out, fatal := e.tmpl.render(ev, id)
+	if out.Fallback != nil {
 		r.metrics.Fallback(e.name)
-		log.Error("template failed; sending the built-in fallback", "error", tmplErr)
+		log.Error("template failed; sending the built-in fallback", "error", out.Fallback)
 	}
+	m := out.Message
 	if fatal != nil {
 		return m, ev, happened, fmt.Errorf("%w: %w", retry.ErrRender, fatal)
 	}
@@ -110,7 +111,8 @@ func (r *Relay) message(e *notifierEntry, j store.Job, log *slog.Logger) (notifi
 // noticeMessage is the built-in on_dead notice about dead letter dead,
 // addressed with the notifier's own recipient templates.
 func noticeMessage(c *messageTemplates, ev *replicate.Event, dead notice, id string) (notifiers.Message, error) {
-	m, _, fatal := (&messageTemplates{to: c.to, cc: c.cc, bcc: c.bcc, channel: c.channel}).render(ev, id)
+	to, fatal := (&messageTemplates{to: c.to, cc: c.cc, bcc: c.bcc, channel: c.channel}).render(ev, id)
+	m := to.Message
 	if fatal != nil {
 		return m, fmt.Errorf("%w: %w", retry.ErrRender, fatal)
 	}

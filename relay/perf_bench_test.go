@@ -92,8 +92,8 @@ func BenchmarkRender(b *testing.B) {
 			}
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, tmplErr, fatal := c.render(ev, "job-1"); tmplErr != nil || fatal != nil {
-					b.Fatal(tmplErr, fatal)
+				if m, fatal := c.render(ev, "job-1"); m.Fallback != nil || fatal != nil {
+					b.Fatal(m.Fallback, fatal)
 				}
 			}
 		})

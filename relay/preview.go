@@ -43,10 +43,14 @@ func (c *Config) Previews(ev *replicate.Event) []Preview {
 				when = cp.ReceivedAt
 			}
 			d := templates.NewDigest(rt.Rule.Name, rt.Notifier, values, when, when, []*replicate.Event{&cp})
-			p.Message, p.TemplateErr, p.Err = e.tmpl.renderDigest(d, "preview")
+			var m rendered
+			m, p.Err = e.tmpl.renderDigest(d, "preview")
+			p.Message, p.TemplateErr = m.Message, m.Fallback
 			p.Live = false
 		} else {
-			p.Message, p.TemplateErr, p.Err = e.tmpl.render(&cp, messageID(ev, rt.Rule.Name, rt.Notifier))
+			var m rendered
+			m, p.Err = e.tmpl.render(&cp, messageID(ev, rt.Rule.Name, rt.Notifier))
+			p.Message, p.TemplateErr = m.Message, m.Fallback
 		}
 		out = append(out, p)
 	}

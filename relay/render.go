@@ -1,12 +1,9 @@
 package relay
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
-	"time"
 
 	"github.com/hooknote/hooknote/config"
 	"github.com/hooknote/hooknote/notifiers"
@@ -92,11 +89,20 @@ var errRecipients = errors.New("render recipients")
 // (e.g. a query parameter it lacks), not a broken template.
 var errNoRecipients = errors.New("no recipients")
 
+// rendered is a rendered message, and what of it the built-in fallback
+// replaced: the templates that failed (nil for none). It is sendable all
+// the same.
+type rendered struct {
+	notifiers.Message
+	Fallback error
+}
+
 // render renders the message for ev. A failing subject, text, HTML or
 // channel template is replaced by the built-in fallback and reported in
-// tmplErr; the message is still sendable. A failing recipient template is
-// fatal (errRecipients): the job cannot be delivered.
-func (c *messageTemplates) render(ev *replicate.Event, id string) (m notifiers.Message, tmplErr error, fatal error) {
+// Fallback. A failing recipient template is an error (errRecipients): the
+// job cannot be delivered.
+func (c *messageTemplates) render(ev *replicate.Event, id string) (rendered, error) {
+	var m notifiers.Message
 	m.ID = id
 	var errs []error
 	exec := func(t *templates.Template, fallback func() string) string {
@@ -110,13 +116,13 @@ func (c *messageTemplates) render(ev *replicate.Event, id string) (m notifiers.M
 		}
 		return out
 	}
-	m.Subject = exec(c.subject, func() string { return fallbackSubject(ev) })
-	m.Text = exec(c.text, func() string { return fallbackText(ev, c.format) })
+	m.Subject = exec(c.subject, func() string { return templates.FallbackSubject(ev) })
+	m.Text = exec(c.text, func() string { return templates.FallbackText(ev, c.format == notifiers.Slack) })
 	m.HTML = exec(c.html, func() string { return "" })
 	m.Blocks = exec(c.blocks, func() string { return "" })
 	m.Channel = exec(c.channel, func() string { return "" })
 	if c.channel != nil && m.Channel == "" {
-		return m, errors.Join(errs...), fmt.Errorf("%w: %w: channel rendered empty", errRecipients, errNoRecipients)
+		return rendered{m, errors.Join(errs...)}, fmt.Errorf("%w: %w: channel rendered empty", errRecipients, errNoRecipients)
 	}
 	var rerrs []error
 	for _, l := range []struct {
@@ -135,12 +141,12 @@ func (c *messageTemplates) render(ev *replicate.Event, id string) (m notifiers.M
 		}
 	}
 	if len(rerrs) > 0 {
-		return m, errors.Join(errs...), fmt.Errorf("%w: %w", errRecipients, errors.Join(rerrs...))
+		return rendered{m, errors.Join(errs...)}, fmt.Errorf("%w: %w", errRecipients, errors.Join(rerrs...))
 	}
 	if c.to != nil && len(m.To) == 0 {
-		return m, errors.Join(errs...), fmt.Errorf("%w: %w: every \"to\" rendered empty", errRecipients, errNoRecipients)
+		return rendered{m, errors.Join(errs...)}, fmt.Errorf("%w: %w: every \"to\" rendered empty", errRecipients, errNoRecipients)
 	}
-	return m, errors.Join(errs...), nil
+	return rendered{m, errors.Join(errs...)}, nil
 }
 
 // renderThread renders the reply in a live message's thread for ev: ""
@@ -163,12 +169,13 @@ func (c *messageTemplates) renderThread(ev *replicate.Event) (text string, tmplE
 
 // renderDigest renders the message of digest d: the digest templates, and
 // the recipients (channel, to, cc, bcc) as for d's first event. A failing
-// digest template is replaced by the built-in digest (tmplErr reports it).
-func (c *messageTemplates) renderDigest(d *templates.Digest, id string) (m notifiers.Message, tmplErr error, fatal error) {
+// digest template is replaced by the built-in digest (Fallback reports it).
+func (c *messageTemplates) renderDigest(d *templates.Digest, id string) (rendered, error) {
 	if len(d.Events) == 0 {
-		return m, nil, fmt.Errorf("%w: the digest has no event", errRecipients)
+		return rendered{}, fmt.Errorf("%w: the digest has no event", errRecipients)
 	}
-	m, _, fatal = (&messageTemplates{channel: c.channel, to: c.to, cc: c.cc, bcc: c.bcc}).render(d.Events[0], id)
+	to, fatal := (&messageTemplates{channel: c.channel, to: c.to, cc: c.cc, bcc: c.bcc}).render(d.Events[0], id)
+	m := to.Message
 	var errs []error
 	exec := func(t *templates.Template, fallback func() string) string {
 		if t == nil {
@@ -181,60 +188,10 @@ func (c *messageTemplates) renderDigest(d *templates.Digest, id string) (m notif
 		}
 		return out
 	}
-	m.Subject = exec(c.digest.subject, func() string { return fallbackDigestSubject(d) })
-	m.Text = exec(c.digest.text, func() string { return fallbackDigestText(d, c.format) })
+	m.Subject = exec(c.digest.subject, func() string { return templates.FallbackDigestSubject(d) })
+	m.Text = exec(c.digest.text, func() string { return templates.FallbackDigestText(d, c.format == notifiers.Slack) })
 	m.HTML = exec(c.digest.html, func() string { return "" })
-	return m, errors.Join(errs...), fatal
-}
-
-// fallbackDigestSubject and fallbackDigestText are the built-in digest,
-// sent when a digest template fails.
-func fallbackDigestSubject(d *templates.Digest) string {
-	return templates.OneLine(fmt.Sprintf("[hooknote] digest of rule %s: %d events (%s)", d.Rule, d.Count, statusCounts(d)))
-}
-
-func fallbackDigestText(d *templates.Digest, f notifiers.Format) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "hooknote digest of rule %s: %d events (%s), %s to %s\n", value(f, d.Rule), d.Count, value(f, statusCounts(d)),
-		d.First.UTC().Format(time.RFC3339), d.Last.UTC().Format(time.RFC3339))
-	for i, ev := range d.Events {
-		if i == 20 {
-			fmt.Fprintf(&b, "…and %d more\n", len(d.Events)-i)
-			break
-		}
-		fmt.Fprintf(&b, "%s %s %s\n", value(f, ev.ID), value(f, ev.Status), value(f, ev.Model))
-	}
-	b.WriteString("(the configured digest template failed; this is the built-in fallback — see the hooknote log)")
-	return b.String()
-}
-
-// statusCounts says "3 failed, 2 succeeded", most frequent first.
-func statusCounts(d *templates.Digest) string {
-	statuses := make([]string, 0, len(d.Statuses))
-	for s := range d.Statuses {
-		statuses = append(statuses, s)
-	}
-	slices.SortFunc(statuses, func(a, b string) int { return cmp.Or(d.Statuses[b]-d.Statuses[a], strings.Compare(a, b)) })
-	parts := make([]string, len(statuses))
-	for i, s := range statuses {
-		parts[i] = fmt.Sprintf("%d %s", d.Statuses[s], s)
-	}
-	return strings.Join(parts, ", ")
-}
-
-// fallbackSubject and fallbackText are the plain built-in message used when
-// a template fails at send time: the essentials, no template involved.
-func fallbackSubject(ev *replicate.Event) string {
-	return templates.OneLine(fmt.Sprintf("[hooknote] %s %s: %s %s", ev.Kind, ev.Status, ev.Model, ev.ID))
-}
-
-func fallbackText(ev *replicate.Event, f notifiers.Format) string {
-	link := ev.URLs.Web
-	if link == "" {
-		link = ev.URLs.Get
-	}
-	return fmt.Sprintf("hooknote: %s %s is %s\nmodel: %s\nlink: %s\n(the configured template failed; this is the built-in fallback — see the hooknote log)",
-		value(f, ev.Kind), value(f, ev.ID), value(f, ev.Status), value(f, ev.Model), value(f, link))
+	return rendered{m, errors.Join(errs...)}, fatal
 }
 
 // value is a payload value printed on one line of built-in text in format
