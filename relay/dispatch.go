@@ -188,6 +188,16 @@ func (r *Relay) sleep(ctx context.Context, wake time.Time, done <-chan sent, end
 		return true
 	case s := <-done:
 		ended(s)
+		// The other sends that ended meanwhile too: the next claim takes
+		// a job for each free worker, not one claim per send.
+		for more := true; more; {
+			select {
+			case s := <-done:
+				ended(s)
+			default:
+				more = false
+			}
+		}
 	case <-t.C:
 		if r.shared != nil {
 			r.due.noteAll()

@@ -201,3 +201,24 @@ func TestRenderCountsInTimeout(t *testing.T) {
 		t.Errorf("after the attempt: %+v, %v, want a retry whose error says rendering took too long", jobs, err)
 	}
 }
+
+// TestSleepTakesEverySendEnded: the dispatcher, woken by a send that
+// ended, takes note of every other send that ended meanwhile, so that its
+// next claim takes a job for each free worker rather than one claim per
+// send (each claim is a round trip and a commit on a shared database).
+func TestSleepTakesEverySendEnded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := startBubble(t, 10, "24h", "1/s")
+		defer b.stop()
+		done := make(chan sent)
+		for range 3 {
+			go func() { done <- sent{notifier: "a"} }()
+		}
+		synctest.Wait() // all three are waiting to report
+		ended := 0
+		b.r.sleep(context.Background(), time.Now().Add(time.Minute), done, func(sent) { ended++ })
+		if ended != 3 {
+			t.Errorf("one sleep took note of %d ended sends, want all 3", ended)
+		}
+	})
+}
