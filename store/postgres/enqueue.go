@@ -44,14 +44,14 @@ func (d *DB) Enqueue(ctx context.Context, w store.Webhook) (store.Enqueued, erro
 	}
 	defer leave()
 	defer d.observed("enqueue", time.Now())
-	select {
-	case d.intake <- struct{}{}:
-		defer func() { <-d.intake }()
-	case <-ctx.Done():
-		return store.Enqueued{}, fmt.Errorf("enqueue webhook %q: %w", w.WebhookID, ctx.Err())
-	}
 	var res store.Enqueued
 	if slices.ContainsFunc(w.Jobs, func(nj store.NewJob) bool { return nj.Digest != nil }) {
+		select {
+		case d.intake <- struct{}{}:
+			defer func() { <-d.intake }()
+		case <-ctx.Done():
+			return store.Enqueued{}, fmt.Errorf("enqueue webhook %q: %w", w.WebhookID, ctx.Err())
+		}
 		err = d.tx(ctx, func(tx pgx.Tx) error {
 			res, err = d.enqueue(ctx, tx, w)
 			return err
@@ -95,10 +95,25 @@ const enqueueAtOnce = `WITH
 SELECT (SELECT ok FROM fresh), (SELECT ok FROM live), (SELECT count(*) FROM sel), (SELECT count(*) FROM n)`
 
 // enqueueAtOnce records w, none of whose jobs joins a digest, with one
-// statement (its own transaction). A statement whose connection was lost
-// is sent again, up to txAttempts in all: had it been committed, the
-// webhook id makes it a Duplicate.
+// statement, committed with those of concurrent calls (see grouped).
 func (d *DB) enqueueAtOnce(ctx context.Context, w store.Webhook) (store.Enqueued, error) {
+	res := d.grouped(ctx, d.enqueueArgs(w))
+	if res.err != nil {
+		return store.Enqueued{}, res.err
+	}
+	switch {
+	case !res.fresh:
+		return store.Enqueued{Duplicate: true}, nil
+	case !res.live:
+		return store.Enqueued{Stale: true}, nil
+	case len(w.Jobs) > 0 && res.accepted == 0:
+		return store.Enqueued{Duplicate: true}, nil
+	}
+	return store.Enqueued{Accepted: res.accepted}, nil
+}
+
+// enqueueArgs are the arguments of enqueueAtOnce for w.
+func (d *DB) enqueueArgs(w store.Webhook) []any {
 	at, expires := w.ReceivedAt, w.ReceivedAt.Add(d.dedupeFor)
 	// Arrays, never NULL (which a nil slice would be): SQL's cardinality
 	// of NULL is NULL.
@@ -119,29 +134,9 @@ func (d *DB) enqueueAtOnce(ctx context.Context, w store.Webhook) (store.Enqueued
 		rules, notifiers, keys = append(rules, nj.Rule), append(notifiers, nj.Notifier), append(keys, nj.Key)
 		extras, dedupe = append(extras, nj.Extra), append(dedupe, k)
 	}
-	args := []any{webhookKeys, at, expires, w.Terminal, seenKey(kindTerminal, w.EventID),
+	return []any{webhookKeys, at, expires, w.Terminal, seenKey(kindTerminal, w.EventID),
 		rules, notifiers, keys, extras, dedupe,
 		w.WebhookID, w.EventID, w.Status, w.Query, notNil(w.Body), d.channel, d.instance}
-	var fresh, live bool
-	var accepted, notified int
-	for attempt := 1; ; attempt++ {
-		err := d.pool.QueryRow(ctx, enqueueAtOnce, args...).Scan(&fresh, &live, &accepted, &notified)
-		if err == nil {
-			break
-		}
-		if attempt == txAttempts || ctx.Err() != nil || !d.lostConn(err) {
-			return store.Enqueued{}, err
-		}
-	}
-	switch {
-	case !fresh:
-		return store.Enqueued{Duplicate: true}, nil
-	case !live:
-		return store.Enqueued{Stale: true}, nil
-	case len(w.Jobs) > 0 && accepted == 0:
-		return store.Enqueued{Duplicate: true}, nil
-	}
-	return store.Enqueued{Accepted: accepted}, nil
 }
 
 // enqueue is Enqueue's transaction.

@@ -108,6 +108,7 @@ type DB struct {
 	// connections, so that under a flood of webhooks claims and
 	// completions still find one at once (deliveries keep going).
 	intake chan struct{}
+	calls  chan *enqueueCall // Enqueue calls waiting for a committer
 
 	woken chan struct{}
 	stop  context.CancelFunc // ends the background goroutines
@@ -152,6 +153,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		instance:  rand.Text(),
 		leases:    make(map[uint64]lease),
 		intake:    make(chan struct{}, intakeConns(cfg.MaxConns)),
+		calls:     make(chan *enqueueCall),
 		woken:     make(chan struct{}, 1),
 	}
 	listener, err := d.setup(ctx)
@@ -161,7 +163,10 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	}
 	bg, stop := context.WithCancel(context.Background())
 	d.stop = stop
-	d.bg.Add(3)
+	d.bg.Add(3 + cap(d.intake))
+	for range cap(d.intake) {
+		go d.commit(bg)
+	}
 	go d.renewLeases(bg)
 	go d.followClock(bg)
 	go d.listen(bg, listener)
