@@ -17,7 +17,9 @@
 // by the database's clock; due times by the times the caller passes.
 //
 // The hot paths take one round trip each: Enqueue of a webhook whose jobs
-// join no digest is one statement (its own transaction); Claim sends its
+// join no digest is one statement, committed together with those of the
+// Enqueue calls waiting at the same time (one batch, one transaction, one
+// commit for the group); Claim sends its
 // lock and its statement together (one implicit transaction), which
 // returns the jobs with their bodies; Complete of a job of a webhook
 // without a Key, a Then or a Live deletes it and releases the webhook the
