@@ -84,58 +84,56 @@ func (d *DB) Claim(ctx context.Context, now time.Time, max int, perNotifier map[
 		}
 		query, args = claimPer, append(args, names, quotas)
 	}
-	jobs, held, more, err := d.claim(ctx, query, args)
+	jobs, held, digests, err := d.claim(ctx, query, args)
 	if err != nil {
 		return nil, fmt.Errorf("claim jobs: %w", err)
 	}
-	if more.digests || more.keys {
-		if err := d.claimedDetails(ctx, jobs, more, now); err != nil {
-			d.giveBack(held)
-			return nil, fmt.Errorf("claim jobs: %w", err)
-		}
+	// What the claim statement leaves out (no query when there is none):
+	// the digests digest jobs carry, and the Later and Live of jobs with a
+	// Key.
+	err = withDigests(ctx, d.pool, jobs, digests, true)
+	if err == nil {
+		err = withKeys(ctx, d.pool, jobs, now)
+	}
+	if err != nil {
+		d.giveBack(held)
+		return nil, fmt.Errorf("claim jobs: %w", err)
 	}
 	d.hold(held)
 	return jobs, nil
 }
 
-// details says what claimed jobs still need read: digests, and Keys' Later
-// and Live.
-type details struct {
-	digests, keys bool
-	digestOf      []*int64 // per job, the digest it carries, or nil
-}
-
 // claim sends the claim lock and query together and reads the jobs
-// leased, with their claim tokens. A try that fails because the
+// leased, with their claim tokens and the digest each carries (or nil). A try that fails because the
 // connection was lost before anything was read is made again, up to
 // txAttempts in all: it may have leased jobs nobody knows of, which come
 // back when their lease ends.
-func (d *DB) claim(ctx context.Context, query string, args []any) ([]store.Job, map[uint64]lease, details, error) {
+func (d *DB) claim(ctx context.Context, query string, args []any) ([]store.Job, map[uint64]lease, []*int64, error) {
 	for attempt := 1; ; attempt++ {
-		jobs, held, more, err := d.tryClaim(ctx, query, args)
+		jobs, held, digests, err := d.tryClaim(ctx, query, args)
 		if err == nil || attempt == txAttempts || ctx.Err() != nil || !d.lostConn(err) {
-			return jobs, held, more, err
+			return jobs, held, digests, err
 		}
 	}
 }
 
-func (d *DB) tryClaim(ctx context.Context, query string, args []any) ([]store.Job, map[uint64]lease, details, error) {
+func (d *DB) tryClaim(ctx context.Context, query string, args []any) ([]store.Job, map[uint64]lease, []*int64, error) {
 	var b pgx.Batch
 	b.Queue("SELECT pg_advisory_xact_lock($1)", d.locks.claim)
 	b.Queue(query, args...)
 	br := d.pool.SendBatch(ctx, &b)
 	defer br.Close()
 	if _, err := br.Exec(); err != nil {
-		return nil, nil, details{}, fmt.Errorf("wait for the claim lock: %w", err)
+		return nil, nil, nil, fmt.Errorf("wait for the claim lock: %w", err)
 	}
 	rows, err := br.Query()
 	if err != nil {
-		return nil, nil, details{}, err
+		return nil, nil, nil, err
 	}
 	var (
 		jobs         []store.Job
 		held         = map[uint64]lease{}
-		more         details
+		digests      []*int64
 		j            store.Job
 		id           int64
 		tok          token
@@ -161,30 +159,14 @@ func (d *DB) tryClaim(ctx context.Context, query string, args []any) ([]store.Jo
 		}
 		held[j.ID] = l
 		jobs = append(jobs, j)
-		more.digestOf = append(more.digestOf, digest)
-		more.digests = more.digests || digest != nil
-		more.keys = more.keys || j.Key != ""
+		digests = append(digests, digest)
 		body = nil // scanned into afresh
 		return nil
 	})
 	if err != nil {
-		return nil, nil, details{}, err
+		return nil, nil, nil, err
 	}
-	return jobs, held, more, br.Close()
-}
-
-// claimedDetails reads what the claim statement leaves out: the digests
-// digest jobs carry, and the Later and Live of jobs with a Key.
-func (d *DB) claimedDetails(ctx context.Context, jobs []store.Job, more details, now time.Time) error {
-	if more.digests {
-		if err := withDigests(ctx, d.pool, jobs, more.digestOf, true); err != nil {
-			return err
-		}
-	}
-	if more.keys {
-		return withKeys(ctx, d.pool, jobs, now)
-	}
-	return nil
+	return jobs, held, digests, br.Close()
 }
 
 // giveBack ends the leases of held, best effort: jobs claimed that the

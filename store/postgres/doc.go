@@ -4,8 +4,8 @@
 // pace and pause per notifier, LISTEN/NOTIFY to wake each other).
 //
 // The schema is created and migrated at Open, under an advisory lock, from
-// the versioned SQL files in migrations/; a database of a newer version is
-// refused. Enqueue is one transaction whose dedupe keys and terminal marks
+// the versioned SQL files of package migrations; a database of a newer
+// version is refused. Enqueue is one transaction whose dedupe keys and terminal marks
 // are unique keys, so two processes recording the same delivery record it
 // once. Claim leases jobs with SELECT … FOR UPDATE SKIP LOCKED under a
 // random claim token; the process renews its leases in the background
@@ -16,14 +16,13 @@
 // it: two processes never hold jobs of one Key at once. Leases are judged
 // by the database's clock; due times by the times the caller passes.
 //
-// The hot paths take one round trip each: Enqueue of a webhook whose jobs
-// join no digest is one statement, committed together with those of the
-// Enqueue calls waiting at the same time (one batch, one transaction, one
-// commit for the group); Claim sends its
-// lock and its statement together (one implicit transaction), which
-// returns the jobs with their bodies; Complete of a job of a webhook
-// without a Key, a Then or a Live deletes it and releases the webhook the
-// same way. Statements are planned once per connection (generic plans).
+// The hot paths take one round trip each. Enqueue of a webhook whose jobs
+// join no digest is one statement, and Complete of a job of a webhook
+// without a Key, a Then or a Live two; those of the calls waiting at the
+// same time are committed together (one batch, one transaction, one commit
+// for the group). Claim sends its lock and its statement together (one
+// implicit transaction), which returns the jobs with their bodies.
+// Statements are planned once per connection (generic plans).
 //
 // Several stores may share one database in different schemas: tables are
 // created in the first schema of the search_path (set it in the DSN, e.g.

@@ -159,37 +159,24 @@ func (d *DB) endWith(ctx context.Context, op string, id uint64, end func(l lease
 	return nil
 }
 
-// completePlain is Complete without a Then or a Live. For a plain job
-// (see lease) it deletes the job and drops its webhook's reference in one
-// round trip and one (implicit) transaction; any other job takes
-// Complete's general path.
+// completePlain is Complete without a Then or a Live. A plain job (see
+// lease) is deleted and its webhook's reference dropped in the next group
+// (see commit); any other job takes Complete's general path.
 func (d *DB) completePlain(ctx context.Context, id uint64) error {
 	return d.endWith(ctx, "complete", id, func(l lease) error {
 		if l.plain == 0 {
 			return d.tx(ctx, func(tx pgx.Tx) error { return d.complete(ctx, tx, id, l.tok, store.Done{}) })
 		}
-		var b pgx.Batch
-		b.Queue(`WITH j AS (DELETE FROM jobs WHERE id = $1 AND claim = $2 AND dead_at IS NULL RETURNING hook)
-			UPDATE webhooks SET refs = refs - 1 WHERE id = (SELECT hook FROM j) RETURNING id`, int64(id), l.tok)
-		// Sees the UPDATE above: deletes the webhook only when that took
-		// its last reference.
-		b.Queue("DELETE FROM webhooks WHERE id = $1 AND refs = 0", l.plain)
-		br := d.pool.SendBatch(ctx, &b)
-		var hook int64
-		err := br.QueryRow().Scan(&hook)
-		if err == nil {
-			_, err = br.Exec()
+		c := &completeCall{ctx: ctx, id: int64(id), tok: l.tok, hook: l.plain, answer: make(chan error, 1)}
+		if err := d.group(ctx, c); err != nil {
+			return err
 		}
-		if cerr := br.Close(); err == nil {
-			err = cerr
+		select {
+		case err := <-c.answer:
+			return err
+		case <-ctx.Done():
+			return ctx.Err()
 		}
-		switch {
-		case errors.Is(err, pgx.ErrNoRows):
-			return missing(ctx, d.pool, id)
-		case err != nil && ctx.Err() == nil:
-			d.lostConn(err)
-		}
-		return err
 	})
 }
 

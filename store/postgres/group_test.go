@@ -2,9 +2,12 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
+
+	"github.com/hooknote/hooknote/store"
 )
 
 // TestGroupCommit: a group is committed together, each call gets its own
@@ -13,19 +16,22 @@ import (
 func TestGroupCommit(t *testing.T) {
 	d := openClosed(t, newSchema(t), Options{})
 	ctx := t.Context()
-	var group []*enqueueCall
+	var group []call
+	var calls []*enqueueCall
 	for i := range 5 {
 		w := webhook(fmt.Sprintf("w%d", i), fmt.Sprintf("ev%d", i), at(0), "r/n")
 		if i == 2 {
 			w.Query = "customId=a\x00b"
 		}
-		group = append(group, &enqueueCall{ctx: ctx, args: d.enqueueArgs(w), done: make(chan enqueueResult, 1)})
+		calls = append(calls, newEnqueueCall(ctx, d.enqueueArgs(w)))
 	}
-	again := &enqueueCall{ctx: ctx, args: group[0].args, done: make(chan enqueueResult, 1)} // w0 twice
-	group = append(group, again)
+	calls = append(calls, newEnqueueCall(ctx, calls[0].args)) // w0 twice
+	for _, c := range calls {
+		group = append(group, c)
+	}
 	d.commitGroup(group)
-	for i, call := range group {
-		r := <-call.done
+	for i, c := range calls {
+		r := <-c.answer
 		switch {
 		case i == 2:
 			if r.err == nil {
@@ -77,5 +83,52 @@ func TestGroupCommitConcurrent(t *testing.T) {
 	}
 	if s, err := d.Stats(context.Background()); err != nil || s.Pending != 271 {
 		t.Errorf("Stats() = %+v, %v, want 271 pending", s, err)
+	}
+}
+
+// TestGroupCompletes: completions committed in one group delete their
+// jobs, and each webhook with its last job, whatever the order they came
+// in; a completion whose lease is not held fails alone.
+func TestGroupCompletes(t *testing.T) {
+	schema := newSchema(t)
+	d := openClosed(t, schema, Options{})
+	ctx := t.Context()
+	for i := range 3 {
+		if _, err := d.Enqueue(ctx, webhook(fmt.Sprintf("w%d", i), fmt.Sprintf("ev%d", i), at(0), "r/a", "r/b")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	jobs, err := d.Claim(ctx, at(0), 10, nil)
+	if err != nil || len(jobs) != 6 {
+		t.Fatalf("Claim() = %d jobs, %v, want 6", len(jobs), err)
+	}
+	var group []call
+	var calls []*completeCall
+	for i := len(jobs) - 1; i >= 0; i-- { // the webhooks' jobs out of order
+		l := d.take(jobs[i].ID)
+		calls = append(calls, &completeCall{ctx: ctx, id: int64(jobs[i].ID), tok: l.tok, hook: l.plain, answer: make(chan error, 1)})
+	}
+	stale := &completeCall{ctx: ctx, id: int64(jobs[0].ID), tok: token{1}, hook: calls[0].hook, answer: make(chan error, 1)}
+	calls = append(calls, stale)
+	for _, c := range calls {
+		group = append(group, c)
+	}
+	d.commitGroup(group)
+	for i, c := range calls {
+		err := <-c.answer
+		if c == stale {
+			if !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("completion without the lease = %v, want ErrNotFound", err)
+			}
+		} else if err != nil {
+			t.Errorf("completion %d = %v", i, err)
+		}
+	}
+	var hooks int
+	if err := testPool.QueryRow(ctx, "SELECT count(*) FROM "+schema+".webhooks").Scan(&hooks); err != nil || hooks != 0 {
+		t.Errorf("%d webhooks left (%v), want none", hooks, err)
+	}
+	if s, err := d.Stats(ctx); err != nil || s.Pending != 0 {
+		t.Errorf("Stats() = %+v, %v, want nothing pending", s, err)
 	}
 }

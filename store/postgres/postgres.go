@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hooknote/hooknote/store"
+	"github.com/hooknote/hooknote/store/postgres/migrations"
 )
 
 var (
@@ -104,11 +105,12 @@ type DB struct {
 	leaseMu sync.Mutex
 	leases  map[uint64]lease // jobs this store holds, with their claim tokens
 
-	// intake holds a token per Enqueue in progress: fewer than the pool's
-	// connections, so that under a flood of webhooks claims and
-	// completions still find one at once (deliveries keep going).
+	// intake holds a token per group of writes being committed and per
+	// Enqueue transaction in progress: fewer than the pool's connections,
+	// so that under a flood of webhooks claims still find one at once
+	// (deliveries keep going).
 	intake chan struct{}
-	calls  chan *enqueueCall // Enqueue calls waiting for a committer
+	calls  chan call // Enqueue and Complete calls waiting for a committer
 
 	woken chan struct{}
 	stop  context.CancelFunc // ends the background goroutines
@@ -153,7 +155,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		instance:  rand.Text(),
 		leases:    make(map[uint64]lease),
 		intake:    make(chan struct{}, intakeConns(cfg.MaxConns)),
-		calls:     make(chan *enqueueCall),
+		calls:     make(chan call),
 		woken:     make(chan struct{}, 1),
 	}
 	listener, err := d.setup(ctx)
@@ -221,7 +223,7 @@ func (d *DB) setup(ctx context.Context) (*pgx.Conn, error) {
 		sweep:   lockKey(*schema, "sweep"),
 	}
 	d.channel = fmt.Sprintf("hooknote_%016x", uint64(lockKey(*schema, "notify")))
-	if err := migrate(ctx, d.pool, d.locks.migrate); err != nil {
+	if err := migrations.Apply(ctx, d.pool, d.locks.migrate); err != nil {
 		return nil, err
 	}
 	if err := d.readClock(ctx); err != nil {

@@ -1,4 +1,8 @@
-package postgres
+// Package migrations is the schema of store/postgres: one SQL file per
+// version (NNNN_what.sql brings a schema of version NNNN-1 to NNNN),
+// embedded, and Apply, which brings a database up to date under an
+// advisory lock. It imports nothing of hooknote.
+package migrations
 
 import (
 	"context"
@@ -14,11 +18,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// migrations holds the schema, one file per version: NNNN_what.sql brings
-// a schema of version NNNN-1 to version NNNN.
+// files holds the schema, one file per version.
 //
-//go:embed migrations/*.sql
-var migrations embed.FS
+//go:embed *.sql
+var files embed.FS
 
 // migration is one file of migrations.
 type migration struct {
@@ -27,10 +30,10 @@ type migration struct {
 	sql     string
 }
 
-// loadMigrations returns the embedded migrations in order of version,
-// checking that they are numbered 1, 2, 3, … without a gap.
-func loadMigrations() ([]migration, error) {
-	names, err := fs.Glob(migrations, "migrations/*.sql")
+// load returns the embedded migrations in order of version, checking
+// that they are numbered 1, 2, 3, … without a gap.
+func load() ([]migration, error) {
+	names, err := fs.Glob(files, "*.sql")
 	if err != nil {
 		return nil, err
 	}
@@ -41,7 +44,7 @@ func loadMigrations() ([]migration, error) {
 		if err != nil {
 			return nil, fmt.Errorf("migration %s: no version number", name)
 		}
-		b, err := migrations.ReadFile(name)
+		b, err := files.ReadFile(name)
 		if err != nil {
 			return nil, err
 		}
@@ -56,11 +59,18 @@ func loadMigrations() ([]migration, error) {
 	return ms, nil
 }
 
-// migrate brings the schema up to date in one transaction, under the
-// advisory lock lock, so that processes starting at once wait for the
-// first one; a schema newer than this hooknote knows is refused.
-func migrate(ctx context.Context, pool *pgxpool.Pool, lock int64) error {
-	ms, err := loadMigrations()
+// Latest is the version the embedded migrations bring a schema to.
+func Latest() (int, error) {
+	ms, err := load()
+	return len(ms), err
+}
+
+// Apply brings the schema (the first of the search_path) up to date in one
+// transaction, under the advisory lock lock, so that processes starting at
+// once wait for the first one; a schema newer than this hooknote knows is
+// refused.
+func Apply(ctx context.Context, pool *pgxpool.Pool, lock int64) error {
+	ms, err := load()
 	if err != nil {
 		return err
 	}
