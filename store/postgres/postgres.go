@@ -63,8 +63,8 @@ var ErrLeaseLost = fmt.Errorf("lease lost: %w", store.ErrNotFound)
 type Options struct {
 	// DSN is a libpq URL or key=value string. Its pool_max_conns sets the
 	// size of the connection pool (default: the greater of 4 and the
-	// number of CPUs), plus one connection for LISTEN; Enqueue uses at
-	// most three quarters of them at once.
+	// number of CPUs), plus one connection for LISTEN; writes sharing
+	// commits (Enqueue, Complete) use at most three quarters of them.
 	DSN string
 	// DedupeFor is how long dedupe keys, terminal marks and live records
 	// are kept after the webhook that wrote them was received; default
