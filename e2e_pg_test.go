@@ -101,7 +101,8 @@ type pgPair struct {
 	cfg     [2]string
 	env     []string
 	a, b    *daemonProc
-	held    atomic.Int32  // requests Slack holds
+	held    atomic.Int32  // requests Slack held
+	holders atomic.Int32  // requests Slack holds now
 	release chan struct{} // closed: Slack answers the requests it held
 	holding atomic.Bool   // Slack holds every request until release
 }
@@ -118,9 +119,12 @@ func startPair(t *testing.T, lease string) *pgPair {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		if p.holding.Load() {
 			p.held.Add(1)
+			p.holders.Add(1)
 			select {
 			case <-p.release:
+				p.holders.Add(-1)
 			case <-r.Context().Done():
+				p.holders.Add(-1)
 				return
 			}
 			if r.Context().Err() != nil {
@@ -250,6 +254,10 @@ func TestTwoInstancesKill9(t *testing.T) {
 	p.a.kill()
 	killed := time.Now()
 	p.holding.Store(false)
+	// Slack lets go of A's requests only once it has seen their sender
+	// gone (else one could count as delivered: the race of a real
+	// destination that got the request just before the sender died).
+	eventually(t, "Slack to see A's requests dropped", 10*time.Second, func() bool { return p.holders.Load() == 0 })
 	close(p.release)
 	p.b = startBinary(t, p.cfg[1], p.env...)
 	deadline := time.Now().Add(30 * time.Second)
