@@ -147,7 +147,7 @@ func (c *enqueueCall) fail(err error)           { c.answer <- enqueueResult{err:
 
 func (c *enqueueCall) read(br pgx.BatchResults) error {
 	r := &c.result
-	return br.QueryRow().Scan(&r.fresh, &r.live, &r.accepted, new(int))
+	return br.QueryRow().Scan(&r.fresh, &r.live, &r.accepted, new(int), new(*int64), new([]int64))
 }
 
 // alone runs the statement by itself, sent again (up to txAttempts in
@@ -156,7 +156,7 @@ func (c *enqueueCall) read(br pgx.BatchResults) error {
 func (c *enqueueCall) alone(d *DB) {
 	var r enqueueResult
 	for attempt := 1; ; attempt++ {
-		r.err = d.pool.QueryRow(c.ctx, enqueueAtOnce, c.args...).Scan(&r.fresh, &r.live, &r.accepted, new(int))
+		r.err = d.pool.QueryRow(c.ctx, enqueueAtOnce, c.args...).Scan(&r.fresh, &r.live, &r.accepted, new(int), new(*int64), new([]int64))
 		if r.err == nil || attempt == txAttempts || c.ctx.Err() != nil || !d.lostConn(r.err) {
 			c.answer <- r
 			return
