@@ -178,9 +178,7 @@ func (d *DB) giveBack(held map[uint64]lease) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 	defer cancel()
-	_, err := d.pool.Exec(ctx, `UPDATE jobs SET claim = NULL, lease_until = NULL
-		FROM unnest($1::bigint[], $2::uuid[]) AS h(id, claim)
-		WHERE jobs.id = h.id AND jobs.claim = h.claim`, ids, toks)
+	_, err := d.pool.Exec(ctx, unlease, ids, toks)
 	if err != nil {
 		d.log.Warn("end the leases of jobs not handed out; they end by themselves", "jobs", len(ids), "error", err)
 	}

@@ -102,6 +102,11 @@ func (d *DB) renew(ctx context.Context) error {
 	return nil
 }
 
+// unlease ends the leases of jobs $1 held under tokens $2.
+const unlease = `UPDATE jobs SET claim = NULL, lease_until = NULL
+	FROM unnest($1::bigint[], $2::uuid[]) AS h(id, claim)
+	WHERE jobs.id = h.id AND jobs.claim = h.claim`
+
 // releaseAll ends the leases this store holds, at Close.
 func (d *DB) releaseAll() error {
 	ids, toks := d.held()
@@ -114,9 +119,7 @@ func (d *DB) releaseAll() error {
 	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 	defer cancel()
 	err := d.tx(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `UPDATE jobs SET claim = NULL, lease_until = NULL
-			FROM unnest($1::bigint[], $2::uuid[]) AS h(id, claim)
-			WHERE jobs.id = h.id AND jobs.claim = h.claim`, ids, toks)
+		_, err := tx.Exec(ctx, unlease, ids, toks)
 		if err != nil {
 			return err
 		}
