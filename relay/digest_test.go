@@ -1,10 +1,7 @@
 package relay
 
 import (
-	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -14,8 +11,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/hooknote/hooknote/store/bolt"
 )
 
 // digestConfig gathers failed and succeeded predictions per customId into
@@ -66,15 +61,7 @@ func (d *digestRig) start() {
 	if err != nil {
 		d.t.Fatal(err)
 	}
-	st, err := bolt.Open(d.path, bolt.Options{})
-	if err != nil {
-		d.t.Fatal(err)
-	}
-	d.r = New(cfg, st, slog.New(slog.NewTextHandler(io.Discard, nil)), Options{})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { d.r.Run(ctx); close(done) }()
-	d.stop = func() { cancel(); <-done; st.Close() }
+	d.r, _, d.stop = runRelay(d.t, cfg, d.path, nil)
 }
 
 // post sends event id at status with customId batch through intake.

@@ -58,17 +58,27 @@ func startBubble(t *testing.T, maxAttempts int, maxAge, rate string) *bubble {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := bolt.Open(filepath.Join(t.TempDir(), "s.db"), bolt.Options{})
+	r, st, stop := runRelay(t, cfg, filepath.Join(t.TempDir(), "s.db"), nil)
+	return &bubble{t: t, r: r, st: st, fakes: fakes, stop: stop}
+}
+
+// runRelay runs a relay with cfg over the bolt file at path (seen through
+// wrap, when not nil); stop ends it and closes the file.
+func runRelay(t *testing.T, cfg *Config, path string, wrap func(store.Store) store.Store) (r *Relay, st *bolt.DB, stop func()) {
+	t.Helper()
+	st, err := bolt.Open(path, bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := New(cfg, st, slog.New(slog.NewTextHandler(io.Discard, nil)), Options{})
+	var s store.Store = st
+	if wrap != nil {
+		s = wrap(st)
+	}
+	r = New(cfg, s, slog.New(slog.NewTextHandler(io.Discard, nil)), Options{})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { r.Run(ctx); close(done) }()
-	b := &bubble{t: t, r: r, st: st, fakes: fakes}
-	b.stop = func() { cancel(); <-done; st.Close() }
-	return b
+	return r, st, func() { cancel(); <-done; st.Close() }
 }
 
 // post sends a signed webhook for a fresh event id through intake.

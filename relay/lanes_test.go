@@ -79,18 +79,12 @@ func startLanes(t *testing.T, aConfig string) (*bubble, *countingStore) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := bolt.Open(filepath.Join(t.TempDir(), "s.db"), bolt.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs := &countingStore{Store: st}
-	r := New(cfg, cs, slog.New(slog.NewTextHandler(io.Discard, nil)), Options{})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { r.Run(ctx); close(done) }()
-	b := &bubble{t: t, r: r, st: st, fakes: fakes}
-	b.stop = func() { cancel(); <-done; st.Close() }
-	return b, cs
+	var cs *countingStore
+	r, st, stop := runRelay(t, cfg, filepath.Join(t.TempDir(), "s.db"), func(st store.Store) store.Store {
+		cs = &countingStore{Store: st}
+		return cs
+	})
+	return &bubble{t: t, r: r, st: st, fakes: fakes, stop: stop}, cs
 }
 
 // TestHungNotifierHoldsOnlyItsLane: with notifier a hung (every send waits
@@ -208,15 +202,14 @@ func TestRenderCountsInTimeout(t *testing.T) {
 // send (each claim is a round trip and a commit on a shared database).
 func TestSleepTakesEverySendEnded(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := startBubble(t, 10, "24h", "1/s")
-		defer b.stop()
+		r := newTestRelay(t, nil) // not running: the test is its dispatcher
 		done := make(chan sent)
 		for range 3 {
 			go func() { done <- sent{notifier: "a"} }()
 		}
 		synctest.Wait() // all three are waiting to report
 		ended := 0
-		b.r.sleep(context.Background(), time.Now().Add(time.Minute), done, func(sent) { ended++ })
+		r.sleep(context.Background(), time.Now().Add(time.Minute), done, func(sent) { ended++ })
 		if ended != 3 {
 			t.Errorf("one sleep took note of %d ended sends, want all 3", ended)
 		}

@@ -1,10 +1,7 @@
 package relay
 
 import (
-	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -16,7 +13,6 @@ import (
 
 	"github.com/hooknote/hooknote/notifiers/slack"
 	"github.com/hooknote/hooknote/notifiers/slack/standin"
-	"github.com/hooknote/hooknote/store/bolt"
 )
 
 // liveConfig routes every prediction to a live Slack notifier of the
@@ -62,15 +58,8 @@ func startLive(t *testing.T, extra string) *liveRig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := bolt.Open(filepath.Join(t.TempDir(), "s.db"), bolt.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := New(cfg, st, slog.New(slog.NewTextHandler(io.Discard, nil)), Options{})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { r.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done; st.Close() })
+	r, _, stop := runRelay(t, cfg, filepath.Join(t.TempDir(), "s.db"), nil)
+	t.Cleanup(stop)
 	return &liveRig{t: t, r: r, slack: sl}
 }
 
