@@ -46,18 +46,11 @@ func livePrediction(t *testing.T, id, status, marker string) []byte {
 	return []byte(b)
 }
 
-// apiCalls describes the stand-in's calls, one word each.
+// apiCalls describes the stand-in's calls (standin.Call.String).
 func apiCalls(s *standin.Server) []string {
 	var out []string
 	for _, c := range s.Calls() {
-		w := c.Method
-		if c.ThreadTS != "" {
-			w += "(thread_ts)"
-		}
-		if c.Error != "" {
-			w += "→" + c.Error
-		}
-		out = append(out, w)
+		out = append(out, c.String())
 	}
 	return out
 }
@@ -152,14 +145,10 @@ func TestLiveMessageE2E(t *testing.T) {
 			m = findMessage(slack, c.ThreadTS)
 		}
 		if m != nil && strings.Contains(m.Versions[0], "live-a") {
-			w := c.Method
-			if c.ThreadTS != "" {
-				w += "(thread_ts)"
-			}
-			aCalls = append(aCalls, w)
+			aCalls = append(aCalls, c.String())
 		}
 	}
-	want := []string{"chat.postMessage", "chat.update", "chat.update", "chat.update", "chat.update", "chat.postMessage(thread_ts)"}
+	want := []string{"chat.postMessage", "chat.update", "chat.update", "chat.update", "chat.update", "chat.postMessage (thread)"}
 	if strings.Join(aCalls, " ") != strings.Join(want, " ") {
 		t.Errorf("live-a's Slack calls = %v, want %v", aCalls, want)
 	}

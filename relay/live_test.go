@@ -105,19 +105,12 @@ func (l *liveRig) settle() {
 	l.t.Fatalf("the queue did not drain; calls: %+v", l.slack.Calls())
 }
 
-// calls lists the stand-in's calls as "method thread?" words, errors
+// calls lists the stand-in's calls (standin.Call.String), errors
 // included: what one prediction cost in Slack API calls.
 func (l *liveRig) calls() []string {
 	var out []string
 	for _, c := range l.slack.Calls() {
-		s := c.Method
-		if c.ThreadTS != "" {
-			s += " (thread)"
-		}
-		if c.Error != "" {
-			s += " → " + c.Error
-		}
-		out = append(out, s)
+		out = append(out, c.String())
 	}
 	return out
 }

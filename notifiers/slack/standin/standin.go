@@ -44,6 +44,19 @@ type Call struct {
 	Error    string // the error answered ("" for ok)
 }
 
+// String is the call in a word or three: "chat.update",
+// "chat.postMessage (thread)", "chat.update → message_not_found".
+func (c Call) String() string {
+	s := c.Method
+	if c.ThreadTS != "" {
+		s += " (thread)"
+	}
+	if c.Error != "" {
+		s += " → " + c.Error
+	}
+	return s
+}
+
 // Server is the stand-in: an http.Handler serving /api/ (Web API) and
 // every other POST path as an incoming webhook. The zero value is not
 // usable; use New.
