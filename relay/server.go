@@ -66,8 +66,13 @@ type outcome struct {
 	status int
 	answer answer
 	result string // the metrics label: accepted, duplicate, bad_signature, …
-	attrs  []slog.Attr
-	retry  bool // 503 with Retry-After
+	err    error  // why it failed, for the log
+	// A decoded webhook's event, the jobs it matched and how many of them
+	// were accepted, for the log line: built only when one is written.
+	ev       *replicate.Event
+	jobs     []store.NewJob
+	accepted int
+	retry    bool // 503 with Retry-After
 	// unread: answered before the body was read whole. The connection is
 	// closed after the answer: net/http would otherwise read up to 256 KiB
 	// of the rest first, and a client trickling it would hold the answer
@@ -105,17 +110,40 @@ func (in *intake) serve(w http.ResponseWriter, req *http.Request) {
 	if !in.r.log.Enabled(req.Context(), level) {
 		return
 	}
-	attrs := append(o.attrs, slog.String("result", o.result), slog.Int("code", o.status), slog.Duration("took", took),
-		slog.Uint64("request_id", in.r.requests.Add(1)))
-	in.r.logWebhook(req.Context(), start, level, o.result, attrs)
+	in.r.logWebhook(req.Context(), start, level, o.result, func() []slog.Attr {
+		return append(o.logAttrs(), slog.String("result", o.result), slog.Int("code", o.status), slog.Duration("took", took),
+			slog.Uint64("request_id", in.r.requests.Add(1)))
+	})
+}
+
+// logAttrs is what the log line of o says besides its answer: the event
+// and the jobs it matched, the error, how many jobs were accepted.
+func (o outcome) logAttrs() []slog.Attr {
+	var attrs []slog.Attr
+	if o.ev != nil {
+		var matched strings.Builder
+		for i, nj := range o.jobs {
+			if i > 0 {
+				matched.WriteByte(' ')
+			}
+			matched.WriteString(nj.Rule + "→" + nj.Notifier)
+			if nj.Digest != nil {
+				matched.WriteString(" (digest)")
+			}
+		}
+		attrs = append(attrs, slog.String("event_id", o.ev.ID), slog.String("status", o.ev.Status),
+			slog.String("kind", o.ev.Kind), slog.String("matched", matched.String()))
+	}
+	if o.err != nil {
+		attrs = append(attrs, slog.String("error", o.err.Error()))
+	} else if o.ev != nil {
+		attrs = append(attrs, slog.Int("accepted", o.accepted))
+	}
+	return attrs
 }
 
 func failure(status int, result, msg string, err error) outcome {
-	o := outcome{status: status, answer: answer{Error: msg}, result: result}
-	if err != nil {
-		o.attrs = []slog.Attr{slog.String("error", err.Error())}
-	}
-	return o
+	return outcome{status: status, answer: answer{Error: msg}, result: result, err: err}
 }
 
 func (in *intake) handle(w http.ResponseWriter, req *http.Request) outcome {
@@ -195,7 +223,6 @@ func (r *Relay) enqueue(req *http.Request, cfg *Config, body []byte) outcome {
 	if err != nil {
 		return failure(http.StatusBadRequest, "bad_request", err.Error(), err)
 	}
-	attrs := []slog.Attr{slog.String("event_id", ev.ID), slog.String("status", ev.Status), slog.String("kind", ev.Kind)}
 	routes := cfg.Rules.Match(ev)
 	wh := store.Webhook{
 		EventID: ev.ID, Status: ev.Status, Terminal: ev.Terminal,
@@ -204,26 +231,19 @@ func (r *Relay) enqueue(req *http.Request, cfg *Config, body []byte) outcome {
 	if cfg.verifier != nil { // a verified id; unsigned requests dedupe on their jobs alone
 		wh.WebhookID = req.Header.Get("webhook-id")
 	}
-	var matched strings.Builder
 	wh.Jobs = cfg.jobsFor(ev, routes)
 	digests := 0
-	for i, nj := range wh.Jobs {
-		if i > 0 {
-			matched.WriteByte(' ')
-		}
-		matched.WriteString(nj.Rule + "→" + nj.Notifier)
+	for _, nj := range wh.Jobs {
 		if nj.Digest != nil {
-			matched.WriteString(" (digest)")
 			digests++
 		}
 	}
-	attrs = append(attrs, slog.String("matched", matched.String()))
 	ctx, cancel := context.WithTimeout(req.Context(), intakeStoreTimeout)
 	defer cancel()
 	res, err := r.store.Enqueue(ctx, wh)
 	if err != nil {
 		o := failure(http.StatusServiceUnavailable, "unavailable", "cannot record the webhook durably; retry later", err)
-		o.attrs = append(attrs, o.attrs...)
+		o.ev, o.jobs = ev, wh.Jobs
 		return o
 	}
 	if res.Accepted > 0 {
@@ -250,7 +270,7 @@ func (r *Relay) enqueue(req *http.Request, cfg *Config, body []byte) outcome {
 	if len(routes) > 0 || res.Duplicate {
 		ans.Duplicate = &res.Duplicate
 	}
-	return outcome{status: http.StatusOK, answer: ans, result: result, attrs: append(attrs, slog.Int("accepted", res.Accepted))}
+	return outcome{status: http.StatusOK, answer: ans, result: result, ev: ev, jobs: wh.Jobs, accepted: res.Accepted}
 }
 
 func reply(w http.ResponseWriter, status int, a answer) {
@@ -289,14 +309,14 @@ func (c *Config) jobsFor(ev *replicate.Event, routes []rules.Route) []store.NewJ
 	return jobs
 }
 
-// logWebhook writes the line of one webhook, or counts it when the second
-// has had its share.
-func (r *Relay) logWebhook(ctx context.Context, now time.Time, level slog.Level, result string, attrs []slog.Attr) {
+// logWebhook writes the line of one webhook, its attributes built then, or
+// counts it when the second has had its share.
+func (r *Relay) logWebhook(ctx context.Context, now time.Time, level slog.Level, result string, attrs func() []slog.Attr) {
 	ok, summary := r.webhookLog.Admit(now, result)
 	if summary != "" {
 		r.log.LogAttrs(ctx, slog.LevelInfo, "webhooks not logged one by one (more than 100 in a second)", slog.String("results", summary))
 	}
 	if ok {
-		r.log.LogAttrs(ctx, level, "webhook", attrs...)
+		r.log.LogAttrs(ctx, level, "webhook", attrs()...)
 	}
 }

@@ -267,3 +267,31 @@ func TestIntakeEarlyAnswerCloses(t *testing.T) {
 		t.Errorf("answer %d, Connection: close %v; want 401 and the connection closed", resp.StatusCode, resp.Close)
 	}
 }
+
+// TestIntakeLogLine: a webhook's log line names its event, the jobs it
+// matched and how many were accepted, or the error that refused it.
+func TestIntakeLogLine(t *testing.T) {
+	failed, _ := os.ReadFile("../testdata/samples/prediction-failed.json")
+	for _, tc := range []struct {
+		name string
+		wrap func(store.Store) store.Store
+		want []string
+	}{
+		{name: "accepted", want: []string{"msg=webhook", "event_id=r8p2kq5t9hrj00cm4x3z1w7v6e", "status=failed", "kind=prediction",
+			"matched=failed→a", "accepted=1", "result=accepted", "code=200"}},
+		{name: "store failing", wrap: func(s store.Store) store.Store { return faultyStore{s} },
+			want: []string{"msg=webhook", "event_id=r8p2kq5t9hrj00cm4x3z1w7v6e", "matched=failed→a", `error="disk full"`, "result=unavailable", "code=503"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var log bytes.Buffer
+			r := newTestRelay(t, tc.wrap)
+			r.log = slog.New(slog.NewTextHandler(&log, nil))
+			r.IntakeHandler().ServeHTTP(httptest.NewRecorder(), signedRequest(t, "/webhooks/replicate?customId=batch-7", "msg_1", failed))
+			for _, want := range tc.want {
+				if !strings.Contains(log.String(), want) {
+					t.Errorf("log lacks %s:\n%s", want, log.String())
+				}
+			}
+		})
+	}
+}
